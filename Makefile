@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SWEEP ?= sweeps/sfbd_clean_fraction.yaml
+
+.PHONY: run test lint bench clean-venv
+
+# torch/torchvision are pinned here, not in pyproject.toml: on this machine kind pip takes
+# exactly these from local disk (pyproject only asks for a lower bound).
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ambientsweep run $(SWEEP)
+
+test: $(STAMP)
+	$(BIN)/ruff check ambientsweep tests bench
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check ambientsweep tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

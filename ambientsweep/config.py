@@ -1,0 +1,192 @@
+"""The resolved configuration of one trial: typed, frozen, hashable.
+
+A sweep (``ambientsweep.spec``) produces one :class:`TrialConfig` per trial from a base file
+under ``configs/`` plus dotted overrides. Everything downstream (trainer, methods, metrics)
+receives this object, never a dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data, model, optimisation, sampling, evaluation.
+
+
+class DataConfig(_Frozen):
+    name: Literal["digits", "mnist", "fashion_mnist", "cifar10", "imagefolder"] = "digits"
+    root: Path | None = None  # folder of torchvision files or images (not for digits)
+    download: bool = False  # torchvision datasets only; never implicit
+    resolution: int | None = Field(None, ge=4, le=256)  # None = native size of the dataset
+    train_size: int | None = Field(None, ge=2)  # N training images (first N of the seeded pool)
+    train_fraction: Fraction | None = None  # or a fraction of the pool; not both
+    reference_size: int = Field(500, ge=10)  # held-out fidelity reference split
+    split_seed: int = 0  # fixes the reference split for all trials of all sweeps
+
+    @model_validator(mode="after")
+    def _one_size(self) -> DataConfig:
+        if self.train_size is not None and self.train_fraction is not None:
+            raise ValueError("give data.train_size or data.train_fraction, not both")
+        if self.name == "imagefolder" and self.root is None:
+            raise ValueError("data.root is required for the imagefolder dataset")
+        return self
+
+
+class ModelConfig(_Frozen):
+    backbone: Literal["unet", "mlp"] = "unet"
+    channels: int = Field(32, ge=4)  # base channel count of the UNet
+    channel_mult: tuple[int, ...] = (1, 2)  # one entry per resolution level
+    num_blocks: int = Field(1, ge=1)  # residual blocks per level
+    emb_dim: int = Field(256, ge=8)  # width of the noise-level embedding
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    mlp_hidden: int = Field(256, ge=8)  # tiny MLP backbone (tests)
+    mlp_layers: int = Field(4, ge=2)
+    sigma_data: float = Field(0.5, gt=0.0)  # EDM sigma_d
+
+
+class TrainConfig(_Frozen):
+    kimg: float = Field(192.0, gt=0.0)  # training length in thousands of images seen
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    lr_rampup_kimg: float = Field(12.8, ge=0.0)  # linear warm-up of the learning rate
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    grad_clip: float | None = Field(None, gt=0.0)  # max global grad norm; None = off
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    ema_warmup: bool = True  # decay = min(ema_decay, (1 + s) / (10 + s))
+    p_mean: float = -1.2  # EDM log-normal training noise: ln sigma ~ N(p_mean, p_std^2)
+    p_std: float = Field(1.2, gt=0.0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast applies on CUDA only
+    compile: bool = False  # torch.compile the backbone (CUDA)
+    num_threads: int | None = Field(None, ge=1)  # torch CPU threads; None = leave as is
+    gpu_memory_fraction: float | None = Field(None, gt=0.0, le=1.0)  # when trials share a GPU
+    checkpoint_every_kimg: float | None = Field(None, gt=0.0)  # None = only at the end
+    log_every_kimg: float = Field(6.4, gt=0.0)  # how often the training loss is reported
+
+
+class SamplerConfig(_Frozen):
+    solver: Literal["heun", "euler"] = "heun"
+    steps: int = Field(18, ge=2)  # points of the Karras grid (Heun: 2*steps-1 evaluations)
+    sigma_min: float = Field(0.002, gt=0.0)
+    sigma_max: float = Field(80.0, gt=0.0)
+    rho: float = Field(7.0, gt=0.0)
+    churn: float = Field(0.0, ge=0.0)  # EDM S_churn; 0 = deterministic ODE
+    s_tmin: float = Field(0.0, ge=0.0)
+    s_tmax: float = float("inf")
+    s_noise: float = Field(1.0, gt=0.0)
+    clip: bool = True  # clamp final samples to [-1, 1] before metrics
+
+    @model_validator(mode="after")
+    def _range(self) -> SamplerConfig:
+        if self.sigma_min >= self.sigma_max:
+            raise ValueError("sampler.sigma_min must be below sampler.sigma_max")
+        return self
+
+
+class EvalConfig(_Frozen):
+    num_samples: int = Field(500, ge=10)  # generated samples per evaluation
+    every_kimg: float | None = Field(None, gt=0.0)  # intermediate evaluations; final always
+    features: Literal["digits_cnn", "pixels", "inception"] = "digits_cnn"  # fidelity space
+    dinov2: bool = False  # also top-1 similarity in DINOv2 space (weights must be cached)
+    ratio_threshold: float = Field(1 / 3, gt=0.0, lt=1.0)  # memorized if d1 < t * d2
+    sim_threshold: float = Field(0.95, gt=0.0, le=1.0)  # mem_sim_frac_*: top-1 cosine > this
+    gallery_size: int = Field(16, ge=0)  # most-copied samples shown in the gallery
+    save_images: bool = True  # sample grid, gallery, histogram PNGs
+
+
+# ----------------------------------------------------------------------------------------------
+# Methods: one spec per YAML `kind`, discriminated.
+
+
+class EdmSpec(_Frozen):
+    """Plain EDM (Karras et al. 2022); also the papers' baselines on the same data split."""
+
+    kind: Literal["edm"] = "edm"
+    train_on: Literal["clean", "clean_fraction", "noisy", "masked"] = "clean"
+    clean_fraction: Fraction = 0.1  # train_on=clean_fraction|noisy: the SFBD split
+    sigma: float = Field(0.5, ge=0.0)  # train_on=noisy: noise std of the observations
+    p: Probability = 0.5  # train_on=masked: erase probability of the observations
+
+
+class AmbientSpec(_Frozen):
+    """Ambient Diffusion (Daras et al., NeurIPS 2023): train on images with erased pixels."""
+
+    kind: Literal["ambient"] = "ambient"
+    p: Probability = 0.4  # probability that a pixel of a training image is erased (mask A)
+    delta: Probability = 0.1  # further erasure of surviving pixels (mask B, A~ = B*A)
+    redraw_delta: bool = False  # redraw B every step (paper) instead of once per image (code)
+
+
+class AmbientTnSpec(_Frozen):
+    """High-noise ambient training (Shah, Kalavasis, Klivans, Daras 2025)."""
+
+    kind: Literal["ambient_tn"] = "ambient_tn"
+    sigma_tn: float | None = Field(None, ge=0.0)  # noise cutoff as a noise std ...
+    tn_quantile: Probability | None = None  # ... or as the share of training sigmas below it
+    weighting: Literal["edm", "x0"] = "edm"  # edm = paper code; x0 = ambient-utils README
+    fixed_noise: bool = True  # x_tn noise frozen per image (paper scripts)
+
+    @model_validator(mode="after")
+    def _one_cutoff(self) -> AmbientTnSpec:
+        if (self.sigma_tn is None) == (self.tn_quantile is None):
+            raise ValueError("give exactly one of method.sigma_tn and method.tn_quantile")
+        return self
+
+
+class SfbdSpec(_Frozen):
+    """SFBD (Lu, Wu, Yu, ICML 2025): clean pretraining, then K forward-backward rounds."""
+
+    kind: Literal["sfbd"] = "sfbd"
+    clean_fraction: Fraction = 0.1  # share of the training images that stay clean
+    sigma: float = Field(0.5, gt=0.0)  # noise std of the noisy images (frozen per image)
+    rounds: int = Field(2, ge=0)  # K
+    pretrain_kimg: float = Field(96.0, gt=0.0)  # training on the clean fraction
+    round_kimg: float = Field(48.0, gt=0.0)  # fine-tuning per round on the denoised set
+    denoise_steps: int = Field(18, ge=2)  # points of the full grid; the part below sigma is used
+    stochastic: bool = False  # SDE backward step (paper) instead of the ODE (code)
+    union: bool = False  # fit on denoised + clean (official README) instead of denoised only
+    denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
+
+
+MethodSpec = Annotated[EdmSpec | AmbientSpec | AmbientTnSpec | SfbdSpec, Field(discriminator="kind")]
+METHOD_KINDS: tuple[str, ...] = ("edm", "ambient", "ambient_tn", "sfbd")
+
+
+class TrialConfig(_Frozen):
+    """Everything one trial needs. Data randomness is keyed by (seed, replicate, image index)."""
+
+    seed: int = 0  # the sweep seed
+    replicate: int = Field(0, ge=0)  # seed replicate; same data split logic, other draws
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    eval: EvalConfig = EvalConfig()
+    method: MethodSpec = EdmSpec()
+
+    def config_hash(self) -> str:
+        """Stable hash of the resolved config (seed and replicate included)."""
+        return _hash(self.model_dump(mode="json"))
+
+    def group_id(self) -> str:
+        """Hash without the replicate: seed replicates of one configuration share it."""
+        return _hash(self.model_dump(mode="json", exclude={"replicate"}))
+
+
+def _hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
