@@ -19,7 +19,7 @@ Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,7 +162,9 @@ class SfbdSpec(_Frozen):
     denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
 
 
-MethodSpec = Annotated[EdmSpec | AmbientSpec | AmbientTnSpec | SfbdSpec, Field(discriminator="kind")]
+MethodSpec = Annotated[
+    EdmSpec | AmbientSpec | AmbientTnSpec | SfbdSpec, Field(discriminator="kind")
+]
 METHOD_KINDS: tuple[str, ...] = ("edm", "ambient", "ambient_tn", "sfbd")
 
 

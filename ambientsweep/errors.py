@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """Bad input: a sweep file, a CLI option, missing data or weights. Message says what and where."""
+    """Bad input: a sweep file, a CLI option, missing data or weights.
+
+    The message says what is wrong and where.
+    """
 
 
 class DatasetNotFoundError(UserError):

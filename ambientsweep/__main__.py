@@ -1,0 +1,3 @@
+from ambientsweep.cli import app
+
+app()

@@ -1,0 +1,264 @@
+"""The `ambientsweep` command line. Parses and prints; behaviour lives in the modules it calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ambientsweep.errors import UserError
+from ambientsweep.workdir import DEFAULT_WORKDIR
+
+app = typer.Typer(
+    name="ambientsweep",
+    help="Sweeps of diffusion models trained on corrupted data (SFBD, Ambient Diffusion, "
+    "high-noise ambient training) with fidelity-memorization Pareto fronts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Work dir: MLflow store, "
+                                          "caches and one folder per sweep.")]
+SweepArg = Annotated[Path, typer.Argument(help="A sweep file (sweeps/*.yaml).")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except UserError as e:
+        _fail(str(e))
+        raise AssertionError from None  # unreachable
+
+
+def _sweep_name(sweep: str, workdir: Path) -> tuple[str, str]:
+    """(sweep name, experiment) from a sweep file or a sweep name in the work dir."""
+    p = Path(sweep)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        from ambientsweep.spec import load_sweep
+
+        spec = load_sweep(p).spec
+        return spec.name, spec.tracking.experiment or spec.name
+    state = workdir.resolve() / "sweeps" / sweep / "sweep.json"
+    if not state.is_file():
+        raise UserError(f"no sweep {sweep!r} in {workdir.resolve()} (give the sweep file, or "
+                        "check --workdir)")
+    return sweep, sweep
+
+
+@app.command()
+def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to check.")]) -> None:
+    """Check sweep files (and their base configs) without running anything."""
+    from ambientsweep.spec import load_sweep
+    from ambientsweep.spec.load import grid_points
+
+    for path in sweeps:
+        loaded = _guard(lambda path=path: load_sweep(path))
+        spec = loaded.spec
+        n = (f"{len(grid_points(spec))} grid points" if spec.search.algorithm == "grid"
+             else f"{spec.search.num_trials} {spec.search.algorithm} trials")
+        kind = loaded.base.get("method", {}).get("kind", "edm")
+        typer.echo(f"ok  {path}: sweep {spec.name!r} ({kind}), {n} x {spec.replicates} "
+                   f"replicate(s), objectives {', '.join(spec.metric_names)}")
+
+
+@app.command()
+def plan(
+    sweep: SweepArg,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    max_trials: Annotated[int | None, typer.Option(help="Run at most this many trials.")] = None,
+    smoke: Annotated[bool, typer.Option(help="Tiny budget, at most 2 trials.")] = False,
+) -> None:
+    """Dry run: the trials, resources asked against available, work dir, estimated duration."""
+    from ambientsweep.planning import describe_plan
+    from ambientsweep.sweep import make_plan
+
+    p = _guard(lambda: make_plan(sweep, workdir=workdir, max_trials=max_trials, smoke=smoke))
+    _guard(lambda: describe_plan(p, out=sys.stdout))
+
+
+@app.command()
+def run(
+    sweep: SweepArg,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a "
+                                                "local Ray; RAY_ADDRESS is honoured).")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: "
+                                                     "sqlite in the work dir).")] = None,
+    max_trials: Annotated[int | None, typer.Option(help="Run at most this many trials.")] = None,
+    smoke: Annotated[bool, typer.Option(help="Tiny budget, at most 2 trials (sweep name "
+                                        "gets '-smoke').")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an existing sweep of the same name "
+                                         "and spec.")] = True,
+) -> None:
+    """Run a sweep (or resume it): Ray Tune trials, MLflow records, Pareto exports."""
+    from ambientsweep.sweep import make_plan, run_sweep
+
+    p = _guard(lambda: make_plan(sweep, workdir=workdir, tracking_uri=tracking_uri,
+                                 max_trials=max_trials, smoke=smoke))
+    outcome = _guard(lambda: run_sweep(p, address=address, resume=resume))
+    if outcome.state == "interrupted":
+        raise typer.Exit(code=130)
+
+
+@app.command()
+def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name.")],
+           workdir: WorkdirOpt = DEFAULT_WORKDIR,
+           tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+    """A table of the sweep's trials: state, searched params, objectives."""
+    from ambientsweep.tracking.mlflow_log import default_uri, load_results
+
+    name, experiment = _guard(lambda: _sweep_name(sweep, workdir))
+    df = _guard(lambda: load_results(tracking_uri or default_uri(workdir), experiment, name))
+    if df.empty:
+        typer.echo(f"sweep {name}: no trials recorded yet")
+        return
+    cols = ["trial_id", "state", "replicate"] + [c for c in df.columns if c.startswith("param.")]
+    metric_cols = [c for c in df.columns if c.startswith(("fd_", "fid_", "kid_", "mem_ratio",
+                                                          "psnr"))]
+    show = df[cols + metric_cols].rename(columns=lambda c: c.removeprefix("param."))
+    counts = df["state"].value_counts().to_dict()
+    typer.echo(f"sweep {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    typer.echo(show.sort_values(list(show.columns[3:4]) or ["trial_id"]).to_string(
+        index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+@app.command()
+def ui(workdir: WorkdirOpt = DEFAULT_WORKDIR,
+       host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")]
+       = "127.0.0.1",
+       port: Annotated[int, typer.Option()] = 5000,
+       tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+    """Serve the MLflow UI over the work dir's store (all sweeps run from it) and print the URL."""
+    from ambientsweep.tracking.mlflow_log import default_uri
+
+    uri = tracking_uri or default_uri(workdir)
+    db = Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith("sqlite:///") and not db.is_file():
+        _fail(f"no MLflow store at {db}; run a sweep first (ambientsweep run ...) or pass "
+              "--workdir")
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+           "--host", host, "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(cmd, env=env)
+    url = f"http://{host}:{port}"
+    typer.echo(f"MLflow UI: {url}   (store {uri}; Ctrl-C stops it)", err=False)
+    try:
+        raise typer.Exit(code=proc.wait())
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+class Fmt(str, Enum):
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+    csv = "csv"
+    html = "html"
+
+
+@app.command()
+def pareto(
+    sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (several: one "
+                                                "series each).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: png,svg,pdf,"
+                                        "csv,html.")] = "png,svg,csv,html",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the sweep's "
+                                             "exports folder).")] = None,
+    color_by: Annotated[str | None, typer.Option(help="Searched key that colours points.")]
+    = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    tracking_uri: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Export the fidelity-memorization front of one or more sweeps."""
+    formats = [f.strip() for f in format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in {m.value for m in Fmt}]
+    if bad or not formats:
+        _fail(f"--format: unknown {', '.join(bad) or '(empty)'}; allowed: png, svg, pdf, csv, "
+              "html")
+    from ambientsweep.exports import export_sweeps
+
+    written = _guard(lambda: export_sweeps(sweeps, formats=formats, out=out, workdir=workdir,
+                                           tracking_uri=tracking_uri, color_by=color_by))
+    for fmt, p in written.items():
+        typer.echo(f"{fmt:10s} {p}")
+
+
+@app.command()
+def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
+              out: Annotated[Path | None, typer.Option()] = None,
+              workdir: WorkdirOpt = DEFAULT_WORKDIR,
+              tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+    """Write the sweep's self-contained HTML dashboard and print its path."""
+    from ambientsweep.exports import export_sweeps
+
+    written = _guard(lambda: export_sweeps([sweep], formats=["html"], out=out, workdir=workdir,
+                                           tracking_uri=tracking_uri, color_by=None))
+    typer.echo(str(written["html"]))
+
+
+@app.command()
+def sample(
+    trial: Annotated[Path, typer.Argument(help="A trial folder (…/sweeps/<name>/trials/<id>) "
+                                          "or its checkpoint.pt.")],
+    n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the trial's).")]
+    = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write N samples of a finished trial's EMA model: a PNG grid and an .npz."""
+    from ambientsweep.sample import sample_trial
+
+    paths = _guard(lambda: sample_trial(trial, n=n, out=out, seed=seed))
+    for p in paths:
+        typer.echo(str(p))
+
+
+@app.command()
+def schema(kind: Annotated[str, typer.Argument(help="sweep or config")] = "sweep") -> None:
+    """Print the JSON Schema of sweep files (or of base configs) for editor completion."""
+    from ambientsweep.config import TrialConfig
+    from ambientsweep.spec.schema import SweepSpec
+
+    models: dict[str, Any] = {"sweep": SweepSpec, "config": TrialConfig}
+    if kind not in models:
+        _fail(f"schema: unknown {kind!r}; allowed: sweep, config")
+    typer.echo(json.dumps(models[kind].model_json_schema(), indent=2))
+
+
+@app.command("fetch-weights")
+def fetch_weights(
+    name: Annotated[str, typer.Argument(help="inception (clean-fid's Inception-v3).")],
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+) -> None:
+    """Download feature-extractor weights into the work dir's cache (needs internet)."""
+    from ambientsweep.metrics.weights import fetch_weights as fetch
+
+    t0 = time.monotonic()
+    path = _guard(lambda: fetch(name, workdir.resolve() / "cache"))
+    typer.echo(f"{name}: {path} ({time.monotonic() - t0:.1f} s)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

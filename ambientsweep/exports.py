@@ -1,0 +1,116 @@
+"""Pareto exports of finished sweeps: files in the sweep folder, the same logged to MLflow.
+
+Glue between the tracking store (results table), ``ambientsweep.analysis`` (compute, draw) and
+the parent run (figures, CSV, hypervolume, front tags on the child runs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ambientsweep.errors import UserError
+from ambientsweep.workdir import sweep_paths
+
+ALL_FORMATS = ["png", "svg", "pdf", "csv", "html"]
+
+
+def _objectives(spec: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+    from ambientsweep.metrics import names
+
+    return [(o["metric"], o.get("direction") or names.direction(o["metric"]), o.get("ref"))
+            for o in spec["objectives"]]
+
+
+def _front_run_ids(frames: dict[str, pd.DataFrame], objectives: list) -> tuple[list[str], dict]:
+    from ambientsweep.analysis.aggregate import compute_pareto, trials_table
+
+    info = compute_pareto(frames, objectives)
+    table = trials_table(frames, info)
+    return list(table.loc[table["on_front"], "run_id"].astype(str)), info.hypervolumes
+
+
+def _log(tracking: Any, frames: dict[str, pd.DataFrame], objectives: list,
+         written: dict[str, Path]) -> None:
+    for p in written.values():
+        tracking.log_artifact(p, "pareto")
+    front, hv = _front_run_ids(frames, objectives)
+    tracking.tag_front(front)
+    tracking.log_metrics({"hypervolume": hv[tracking.sweep],
+                          "front_size": float(len(front))})
+
+
+def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
+    """End of a sweep: every format into <sweep>/exports, logged to the parent run."""
+    from ambientsweep.analysis.export import export_pareto
+    from ambientsweep.tracking.mlflow_log import load_results
+
+    df = load_results(plan.uri, plan.experiment, plan.spec.name)
+    if df.empty:
+        return {}
+    objectives = [(o.metric, o.mode, o.ref) for o in plan.spec.objectives]
+    frames = {plan.spec.name: df}
+    written = export_pareto(frames, objectives, ALL_FORMATS, plan.paths.exports)
+    _log(tracking, frames, objectives, written)
+    return written
+
+
+def _resolve(sweep: str, workdir: Path) -> tuple[str, dict[str, Any]]:
+    """(sweep name, saved spec) from a sweep file or a sweep name in the work dir."""
+    p = Path(sweep)
+    name = sweep
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        from ambientsweep.spec import load_sweep
+
+        name = load_sweep(p).spec.name
+    paths = sweep_paths(workdir, name)
+    saved = paths.sweep_dir / "spec.json"
+    if not saved.is_file():
+        raise UserError(f"no sweep {name!r} in {paths.root} (run it first, or check --workdir)")
+    return name, json.loads(saved.read_text())["spec"]
+
+
+def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
+                  tracking_uri: str | None, color_by: str | None) -> dict[str, Path]:
+    """`ambientsweep pareto/dashboard`: one series per sweep; a single sweep is also re-logged
+    to its MLflow parent run."""
+    from ambientsweep.analysis.export import export_pareto
+    from ambientsweep.tracking.mlflow_log import SweepTracking, default_uri, load_results
+
+    uri = tracking_uri or default_uri(workdir)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    frames: dict[str, pd.DataFrame] = {}
+    specs = {}
+    for s in sweeps:
+        name, spec = _resolve(s, workdir)
+        experiment = (spec.get("tracking") or {}).get("experiment") or name
+        df = load_results(uri, experiment, name)
+        if df.empty:
+            raise UserError(f"sweep {name!r} has no trials in {uri}")
+        frames[name], specs[name] = df, spec
+    first = next(iter(specs.values()))
+    objectives = _objectives(first)
+    for name, spec in specs.items():
+        if [o[0] for o in _objectives(spec)] != [o[0] for o in objectives]:
+            raise UserError(f"sweep {name!r} has other objectives than {next(iter(specs))!r}; "
+                            "fronts can only be compared on the same metrics")
+    if out is None:
+        out = sweep_paths(workdir, next(iter(frames))).exports
+        if len(frames) > 1:
+            out = out.parent / ("compare-" + "-".join(frames))
+    stem = "pareto" if len(frames) == 1 else "pareto_" + "_vs_".join(frames)
+    try:
+        written = export_pareto(frames, objectives, formats, Path(out), color_by, stem=stem)
+    except KeyError as e:
+        raise UserError(str(e).strip("'\"")) from None
+    if len(frames) == 1:
+        name = next(iter(frames))
+        experiment = (first.get("tracking") or {}).get("experiment") or name
+        tracking = SweepTracking(uri, experiment, name, None)
+        tracking.ensure_parent({})
+        _log(tracking, frames, objectives, written)
+    return written

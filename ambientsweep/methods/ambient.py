@@ -1,0 +1,172 @@
+"""Ambient Diffusion (Daras et al., NeurIPS 2023): learning from images with erased pixels.
+
+Every training image is seen only as A·x0 with its mask A (each pixel erased with probability
+``p``, frozen per image, shared across channels). Before the network sees a noisy image, a
+further mask B erases each surviving pixel with probability ``delta``; the network gets
+Ã·x_t and Ã = B·A (one extra input channel) and predicts x0, and the loss supervises every
+pixel of A, including those B hid (Daras et al. 2023, the ambient training objective, here
+with EDM's σ distribution and weight λ(σ), Karras et al. 2022):
+
+    J = E λ(σ) ||A ⊙ (h_θ(Ã·x_t, Ã; σ) − x0)||²,    x_t = x0 + σ n.
+
+Because the network cannot tell which hidden pixels A observed, the minimiser is
+h* = E[x0 | Ã·x_t, Ã] (Daras et al. 2023). With delta = 0 (Ã = A) it is only asked to reproduce
+observed pixels and never learns to fill erased ones: the naive ablation.
+
+Choices (documented here and in the tags):
+
+* Masks: A from ``erase_mask(salt="A")`` (the same A as ``edm`` with ``train_on=masked``, so the
+  naive EDM baseline sees the same observations); B from ``erase_mask(salt="B")`` frozen per image
+  as in the official code, or redrawn from the training generator each step
+  (``redraw_delta``, as the paper describes B).
+* Normalisation: the per-sample loss is λ(σ) times the mean of the squared error over the
+  observed entries of A (pixels × channels), i.e. Σ_A err / (C·|A|). At p = 0 this is exactly
+  the ``edm`` pixel mean. Any weight that depends only on A leaves the minimiser unchanged,
+  because given (Ã, Ã·x_t) the mask A is independent of x0.
+* Preconditioning (see :func:`masked_denoise`): the shared EDM Denoiser computes
+  c_skip·(Ã·x_t) + c_out·F, like the official code, which preconditions all channels. On
+  observed pixels of Ã that is the EDM parameterisation. On hidden pixels the skip term is 0
+  and c_out → σ at low noise, so F would have to reach x0/σ there (hundreds at σ_min); we
+  therefore rescale the network output at hidden pixels to σ_d·F (unit-variance target, like
+  EDM's c_out at high noise). Where Ã = 1 (and so for p = delta = 0) the result equals the
+  Denoiser's output bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ambientsweep.config import AmbientSpec, TrialConfig
+from ambientsweep.methods.base import Batch, CorruptionInput, MethodBase, TrainSet, register
+from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
+from ambientsweep.models.precond import edm_scalings
+from ambientsweep.sampling.solvers import randn, sample_from_config
+
+if TYPE_CHECKING:
+    from ambientsweep.models.precond import Denoiser
+
+__all__ = ["Ambient", "masked_denoise", "masked_pixel_mean"]
+
+
+def masked_denoise(net: Denoiser, x: Tensor, sigma: Tensor, mask: Tensor) -> Tensor:
+    """x0 prediction h(Ã·x, Ã; σ) for Ambient Diffusion (Daras et al. 2023).
+
+    The Denoiser gives D = c_skip·(Ã·x) + c_out·F (Karras et al. 2022, Eq. 7) with the mask as
+    its extra channel. Observed pixels keep D; hidden pixels (Ã = 0, no skip term) get σ_d·F,
+    so the network's target there has unit scale at every σ instead of x0/c_out.
+
+    Args:
+        net: the EDM Denoiser with one extra input channel.
+        x: [B,C,H,W] noisy images x_t (masked here; values at hidden pixels are never read).
+        sigma: [B] or 0-d noise levels.
+        mask: [B,1,H,W] Ã in {0, 1}, 1 = shown to the network.
+
+    Returns:
+        [B,C,H,W] the x0 prediction at every pixel.
+    """
+    shown = mask.to(x.dtype)
+    x_in = torch.where(shown.bool(), x, torch.zeros_like(x))
+    d = net(x_in, sigma, shown)
+    s = torch.as_tensor(sigma, dtype=d.dtype, device=d.device).reshape(-1).expand(len(d))
+    c_skip, c_out, _, _ = edm_scalings(s.reshape(-1, 1, 1, 1), net.sigma_data)
+    f = (d - c_skip * x_in) / c_out  # the backbone's output F
+    return shown * d + (1 - shown) * (net.sigma_data * f)
+
+
+def masked_pixel_mean(err: Tensor, mask: Tensor) -> Tensor:
+    """[B] mean of `err` [B,C,H,W] over the entries where `mask` [B,1,H,W] is 1."""
+    m = mask.to(err.dtype).expand_as(err)
+    return pixel_mean(m * err) / pixel_mean(m).clamp_min(1.0 / m[0].numel())
+
+
+@register("ambient")
+class Ambient(MethodBase):
+    """Ambient Diffusion with pixel-erasure masks (Daras et al. 2023), EDM σ and weighting."""
+
+    spec: AmbientSpec
+    extra_channels = 1  # the mask Ã, concatenated to the backbone input
+
+    def __init__(self, spec: AmbientSpec, config: TrialConfig) -> None:
+        super().__init__(spec, config)
+        self._ids: Tensor | None = None  # [N] sorted image ids of the train set
+        self._further: Tensor | None = None  # [N,1,H,W] frozen B, rows in the order of _ids
+
+    @property
+    def survival(self) -> float:
+        """Expected share of pixels in Ã: (1 − p)(1 − delta)."""
+        return (1.0 - self.spec.p) * (1.0 - self.spec.delta)
+
+    def train_sets(self, view: CorruptionInput) -> dict[str, TrainSet]:
+        from ambientsweep.data.corruption import erase_mask
+
+        cfg, spec = self.config, self.spec
+        index = view.index.clone()
+        self._train_index = index.clone()
+        hw = (int(view.x.shape[2]), int(view.x.shape[3]))
+        a = erase_mask(index, hw, spec.p, seed=cfg.seed, replicate=cfg.replicate, salt="A")
+        a = a.to(view.x)
+        # The train set holds only A·x0: erased values are 0, never the originals.
+        y = torch.where(a.bool(), view.x, torch.zeros_like(view.x))
+        ids = index.sort().values
+        self._ids = ids
+        b = erase_mask(ids, hw, spec.delta, seed=cfg.seed, replicate=cfg.replicate, salt="B")
+        self._further = b.to(view.x)
+        return {"train": TrainSet(x=y, index=index, mask=a)}
+
+    def further_mask(self, batch: Batch, generator: torch.Generator) -> Tensor:
+        """[B,1,H,W] B: frozen per image id, or redrawn from `generator` (`redraw_delta`)."""
+        assert batch.mask is not None
+        if self.spec.redraw_delta:
+            u = torch.rand(batch.mask.shape, generator=generator, device=generator.device)
+            return (u >= self.spec.delta).to(batch.mask)
+        if self._ids is None or self._further is None:
+            raise RuntimeError("the ambient loss needs train_sets() to be built first")
+        ids = self._ids.to(batch.index.device)
+        pos = torch.searchsorted(ids, batch.index).clamp_max(len(ids) - 1)
+        if not torch.equal(ids[pos], batch.index):
+            raise KeyError("batch holds image ids that are not in the ambient train set")
+        if self._further.device != batch.mask.device:
+            self._further = self._further.to(batch.mask.device)
+        return self._further[pos.to(self._further.device)].to(batch.mask)
+
+    def loss(self, net: Denoiser, batch: Batch, generator: torch.Generator) -> Tensor:
+        """[B] λ(σ)·mean_A (h(Ã·x_t, Ã; σ) − x0)² (Daras et al. 2023, ambient loss; EDM σ, λ)."""
+        if batch.mask is None:
+            raise ValueError("the ambient loss needs batches with a mask A")
+        t = self.config.train
+        x0, a = batch.x, batch.mask
+        # Same draws in the same order as edm_loss, so p = delta = 0 reproduces it exactly.
+        sigma = sample_sigmas(len(x0), t.p_mean, t.p_std, generator=generator, device=x0.device)
+        noise = randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        shown = a * self.further_mask(batch, generator)  # Ã = B·A
+        x_t = x0 + sigma.reshape(-1, 1, 1, 1) * noise
+        x0_hat = masked_denoise(net, x_t, sigma, shown)
+        err = torch.where(a.bool(), x0_hat - x0, torch.zeros_like(x0_hat)) ** 2
+        return edm_weight(sigma, net.sigma_data) * masked_pixel_mean(err, a)
+
+    @torch.no_grad()
+    def sample(self, net: Denoiser, n: int, generator: torch.Generator) -> Tensor:
+        """Fixed-mask sampling (Daras et al. 2023): one Ã per sample, kept for all steps.
+
+        Ã keeps each pixel with probability (1 − p)(1 − delta); it is drawn once from
+        `generator` after the start noise, and the shared solver runs on h(Ã·x, Ã; σ).
+        """
+        device = next(net.parameters()).device
+        cfg = self.config.sampler
+        h = w = net.resolution
+        x = cfg.sigma_max * randn((n, net.channels, h, w), generator=generator, device=device)
+        u = torch.rand((n, 1, h, w), generator=generator, device=generator.device)
+        shown = (u < self.survival).float().to(device)
+        return sample_from_config(
+            lambda x_, s: masked_denoise(net, x_, s, shown), x, cfg, generator
+        )
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "ambient.naive": "true" if self.spec.delta == 0 else "false",
+            "ambient.redraw_delta": str(self.spec.redraw_delta).lower(),
+            "ambient.survival": f"{self.survival:.4g}",
+        }

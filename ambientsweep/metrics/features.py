@@ -1,0 +1,296 @@
+"""Feature extractors for fidelity and memorization, chosen by name (``EvalConfig.features``).
+
+- ``pixels``: the flattened image in [-1, 1].
+- ``digits_cnn``: the 64-dimensional penultimate layer of a small CNN classifier trained on the
+  classifier images of the splits (disjoint from the reference split). Trained once on the CPU
+  in seconds and cached under ``<cache_dir>/features/`` by a hash of the data and the CNN
+  config, as a state dict loaded with ``weights_only=True``. Its feature layer uses SiLU, not
+  ReLU: ReLU units that never fire make the feature covariance singular (seen in calibration),
+  which makes the Fréchet distance ill-posed.
+- ``inception``: clean-fid's TorchScript Inception-v3 (2048-d pool features, "clean" resizing
+  to 299x299), only if its weights are already in ``<cache_dir>/weights/``.
+- ``dinov2``: not bundled; always raises :class:`~ambientsweep.errors.WeightsMissingError`.
+
+Nothing falls back from one feature space to another: a missing prerequisite is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ambientsweep.data.datasets import Splits
+from ambientsweep.errors import UserError, WeightsMissingError
+from ambientsweep.metrics.weights import require_weights
+from ambientsweep.utils.seeding import generator
+
+__all__ = [
+    "CnnConfig",
+    "CnnFeatures",
+    "DigitsCnn",
+    "FeatureExtractor",
+    "InceptionFeatures",
+    "PixelFeatures",
+    "build_extractor",
+    "load_or_train_cnn",
+    "train_digits_cnn",
+]
+
+
+class FeatureExtractor(Protocol):
+    """Maps images ``[n, C, H, W]`` in [-1, 1] to features ``[n, d]`` (float32, CPU)."""
+
+    name: str
+
+    def __call__(self, images: Tensor) -> Tensor: ...
+
+
+class PixelFeatures:
+    """The flattened pixels."""
+
+    name = "pixels"
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return images.reshape(len(images), -1).float().cpu()
+
+
+# ----------------------------------------------------------------------------------------------
+# digits_cnn
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    """Architecture and training of the feature CNN; part of its cache key."""
+
+    width: int = 24  # channels of the first stage (the second has 2x)
+    feat_dim: int = 64  # feature (penultimate) layer width
+    steps: int = 800  # Adam steps
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    shift: int = 1  # random translation augmentation, pixels (at 8x8)
+    version: int = 1  # bump when the code below changes what is learned
+
+
+class DigitsCnn(nn.Module):
+    """conv-conv-pool-conv-conv-pool(2x2)-linear(SiLU features)-linear(logits)."""
+
+    def __init__(self, in_channels: int, num_classes: int, cfg: CnnConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.SiLU(),
+            nn.AvgPool2d(2, ceil_mode=True),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            nn.SiLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(8 * w, cfg.feat_dim),
+            nn.SiLU(),  # smooth: no dead units, full-rank feature covariance
+        )
+        self.head = nn.Linear(cfg.feat_dim, num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+def _init(net: nn.Module, gen: torch.Generator) -> None:
+    """PyTorch's default init, drawn from ``gen`` instead of the global generator."""
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_uniform_(module.weight, a=5**0.5, generator=gen)
+            fan_in = module.weight[0].numel()
+            bound = 1.0 / fan_in**0.5
+            assert module.bias is not None
+            nn.init.uniform_(module.bias, -bound, bound, generator=gen)
+
+
+def _shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
+    """Translate each image by up to ``max_shift`` pixels (background-filled), per sample."""
+    if max_shift == 0:
+        return x
+    pad = F.pad(x, (max_shift,) * 4, value=-1.0)
+    h, w = x.shape[-2:]
+    offs = torch.randint(0, 2 * max_shift + 1, (len(x), 2), generator=gen)
+    return torch.stack(
+        [p[:, i : i + h, j : j + w] for p, (i, j) in zip(pad, offs.tolist(), strict=True)]
+    )
+
+
+def train_digits_cnn(
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    cfg: CnnConfig,
+    gen: torch.Generator,
+    device: torch.device,
+) -> DigitsCnn:
+    """Train the feature CNN with Adam on (images, labels); deterministic given ``gen``."""
+    net = DigitsCnn(images.shape[1], num_classes, cfg)
+    _init(net, gen)
+    net.to(device).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps)
+    shift = max(0, round(cfg.shift * images.shape[-1] / 8))
+    for _ in range(cfg.steps):
+        rows = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
+        x = _shift(images[rows], shift, gen).to(device)
+        loss = F.cross_entropy(net(x), labels[rows].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return net.eval()
+
+
+class CnnFeatures:
+    """Penultimate-layer features of a trained :class:`DigitsCnn`."""
+
+    name = "digits_cnn"
+
+    def __init__(self, net: DigitsCnn, device: torch.device, accuracy: float | None) -> None:
+        self.net = net.eval()
+        self.device = device
+        self.accuracy = accuracy  # on the reference split (classifier_accuracy)
+
+    @torch.no_grad()
+    def _batched(self, images: Tensor, fn_name: str, batch: int = 1024) -> Tensor:
+        fn = getattr(self.net, fn_name)
+        outs = [
+            fn(images[i : i + batch].to(self.device).float()).cpu()
+            for i in range(0, len(images), batch)
+        ]
+        return torch.cat(outs).float()
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return self._batched(images, "features")
+
+    def probabilities(self, images: Tensor) -> Tensor:
+        """Class probabilities ``[n, classes]`` (for conf90)."""
+        return self._batched(images, "forward").softmax(dim=1)
+
+
+def _cache_key(splits: Splits, cfg: CnnConfig, num_classes: int) -> str:
+    assert splits.classifier_labels is not None
+    h = hashlib.sha256()
+    meta = {
+        "dataset": splits.name,
+        "shape": list(splits.classifier.shape),
+        "cnn": asdict(cfg),
+        "classes": num_classes,
+    }
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    h.update(splits.classifier.detach().cpu().float().contiguous().numpy().tobytes())
+    h.update(splits.classifier_labels.cpu().to(torch.int64).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_or_train_cnn(
+    splits: Splits, cache_dir: Path, device: torch.device, cfg: CnnConfig | None = None
+) -> CnnFeatures:
+    """The feature CNN for these splits: from the cache, or trained now and cached.
+
+    Raises:
+        UserError: the dataset has no class labels (use ``pixels`` or ``inception``).
+    """
+    cfg = cfg or CnnConfig()
+    if splits.classifier_labels is None:
+        raise UserError(
+            f"eval.features: digits_cnn needs class labels, and dataset {splits.name!r} has "
+            "none; use eval.features: pixels or inception"
+        )
+    labels = splits.classifier_labels
+    num_classes = int(labels.max()) + 1
+    if splits.reference_labels is not None:
+        num_classes = max(num_classes, int(splits.reference_labels.max()) + 1)
+    key = _cache_key(splits, cfg, num_classes)
+    path = Path(cache_dir) / "features" / f"digits_cnn-{key}.pt"
+    net = DigitsCnn(splits.classifier.shape[1], num_classes, cfg)
+    if path.is_file():
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net.to(device)
+    else:
+        gen = generator("digits_cnn", key)
+        net = train_digits_cnn(splits.classifier, labels, num_classes, cfg, gen, device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({k: v.cpu() for k, v in net.state_dict().items()}, tmp)
+        os.replace(tmp, path)  # atomic: concurrent trials may race to write the same file
+    feats = CnnFeatures(net, device, None)
+    if splits.reference_labels is not None:
+        pred = feats.probabilities(splits.reference).argmax(dim=1)
+        feats.accuracy = float((pred == splits.reference_labels).float().mean())
+    return feats
+
+
+# ----------------------------------------------------------------------------------------------
+# Inception (clean-fid) and DINOv2
+
+
+class InceptionFeatures:
+    """clean-fid's Inception-v3 pool features on "clean"-resized 299x299 uint8 images."""
+
+    name = "inception"
+
+    def __init__(self, cache_dir: Path, device: torch.device) -> None:
+        path = require_weights("inception", cache_dir)
+        from cleanfid.inception_torchscript import InceptionV3W
+        from cleanfid.resize import build_resizer
+
+        self.model = InceptionV3W(str(path.parent), download=False).to(device).eval()
+        self.resize = build_resizer("clean")
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, batch: int = 64) -> Tensor:
+        # clean-fid: quantize to uint8 as when saved to PNG, then resize in float (PIL bicubic)
+        u8 = ((images.float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        if u8.shape[1] == 1:
+            u8 = u8.expand(-1, 3, -1, -1)
+        hwc = u8.permute(0, 2, 3, 1).numpy()
+        outs = []
+        for i in range(0, len(hwc), batch):
+            arr = np.stack([self.resize(x) for x in hwc[i : i + batch]])
+            x = torch.from_numpy(arr).permute(0, 3, 1, 2).to(self.device, torch.float32)
+            outs.append(self.model(x).cpu())
+        return torch.cat(outs).float()
+
+
+def dinov2_features(cache_dir: Path, device: torch.device) -> FeatureExtractor:
+    """DINOv2 ViT-g/14 features (Ambient papers' memorization space): not bundled yet."""
+    raise WeightsMissingError(
+        "DINOv2 features are not available in this version of ambientsweep (the model code "
+        "and weights are not bundled); set eval.dinov2: false"
+    )
+
+
+def build_extractor(
+    name: str, splits: Splits, *, cache_dir: Path, device: torch.device
+) -> FeatureExtractor:
+    """The extractor called ``name``; errors (never a fallback) when it cannot be built."""
+    if name == "pixels":
+        return PixelFeatures()
+    if name == "digits_cnn":
+        return load_or_train_cnn(splits, cache_dir, device)
+    if name == "inception":
+        return InceptionFeatures(cache_dir, device)
+    if name == "dinov2":
+        return dinov2_features(cache_dir, device)
+    raise UserError(f"unknown feature space {name!r}; known: pixels, digits_cnn, inception")

@@ -1,0 +1,63 @@
+"""Search spaces: the spec's `space` as grid points or an Optuna define-by-run function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from ambientsweep.spec.load import is_active
+from ambientsweep.spec.schema import Param, SweepSpec
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the live view reports progress
+
+
+def _suggest(trial: optuna.Trial, key: str, p: Param) -> Any:
+    if p.choice is not None or p.grid is not None:
+        return trial.suggest_categorical(key, p.choice or p.grid)  # type: ignore[arg-type]
+    if p.uniform is not None:
+        return trial.suggest_float(key, *p.uniform, step=p.step)
+    if p.loguniform is not None:
+        return trial.suggest_float(key, *p.loguniform, log=True)
+    if p.int is not None:
+        return trial.suggest_int(key, *p.int, step=int(p.step or 1))
+    raise AssertionError(key)
+
+
+class DefineByRun:
+    """Optuna define-by-run space; a `when` parameter is only suggested when it applies.
+
+    A class, not a closure: Ray pickles the searcher (and this space) into its experiment state.
+    """
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.items = list(spec.space.items())
+
+    def __call__(self, trial: optuna.Trial) -> None:
+        point: dict[str, Any] = {}
+        for key, p in self.items:
+            if is_active(p, point):
+                point[key] = _suggest(trial, key, p)
+
+
+def define_by_run(spec: SweepSpec) -> Callable[[optuna.Trial], None]:
+    return DefineByRun(spec)
+
+
+def optuna_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler named by `search.sampler` (`random` for algorithm random)."""
+    seed = spec.seed
+    name = "random" if spec.search.algorithm == "random" else spec.search.sampler
+    startup = spec.search.n_startup_trials
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        kw = {"n_startup_trials": startup} if startup else {}
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, **kw)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        kw = {"n_startup_trials": startup} if startup else {}
+        return optuna.samplers.GPSampler(seed=seed, **kw)
+    raise AssertionError(name)

@@ -1,0 +1,194 @@
+"""The sweep spec: what a `sweeps/*.yaml` file may say (pydantic v2, frozen, no unknown keys).
+
+A sweep = a base trial config (a file under ``configs/``) + fixed dotted overrides + a search
+space over dotted keys + objectives + how to search, where to run and where to record.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ambientsweep.config import MethodSpec
+from ambientsweep.metrics import names
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+def _unknown_metric(v: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(v, names.KNOWN_METRICS, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (f"unknown metric {v!r}{hint} Common objectives: fd_digits_cnn, fid_inception, "
+            "mem_ratio_pixels, mem_sim_p95_pixels, psnr_denoised; the pattern is fd_/kid_"
+            "<space> and mem_ratio|sim_p95|sim_frac|unique_<space>[_clean|_noisy] with <space> "
+            "in pixels, digits_cnn, inception, dinov2")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Scalar = float | int | str | bool | None
+
+
+class Param(_Frozen):
+    """One searched dotted key. Exactly one of the distribution fields is given."""
+
+    grid: list[Scalar] | None = None  # every value is tried (grid search; cross product)
+    choice: list[Scalar] | None = None  # categorical (random / optuna)
+    uniform: tuple[float, float] | None = None  # [low, high]
+    loguniform: tuple[float, float] | None = None  # [low, high], low > 0
+    int: tuple[int, int] | None = None  # [low, high], inclusive
+    step: float | None = Field(None, gt=0)  # quantisation for uniform / int
+    when: dict[str, Scalar | list[Scalar]] | None = None  # active only if these keys match
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Param:
+        given = [k for k in ("grid", "choice", "uniform", "loguniform", "int") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of grid, choice, uniform, loguniform, int "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        kind = given[0]
+        if kind in ("grid", "choice") and len(getattr(self, kind)) == 0:
+            raise ValueError(f"{kind} needs at least one value")
+        if kind in ("uniform", "loguniform", "int"):
+            low, high = getattr(self, kind)
+            if not low < high:
+                raise ValueError(f"{kind} needs low < high, got [{low}, {high}]")
+            if kind == "loguniform" and low <= 0:
+                raise ValueError("loguniform needs low > 0")
+        if self.step is not None and kind in ("grid", "choice", "loguniform"):
+            raise ValueError(f"step applies to uniform and int, not {kind}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("grid", "choice", "uniform", "loguniform", "int"):
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated above")
+
+
+class Objective(_Frozen):
+    metric: str  # a metric key (ambientsweep.metrics.names)
+    direction: Literal["min", "max"] | None = None  # default: the metric's own direction
+    ref: float | None = None  # hypervolume reference point (worst acceptable value)
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if not names.is_known_metric(v):
+            raise ValueError(_unknown_metric(v))
+        return v
+
+    @property
+    def mode(self) -> Literal["min", "max"]:
+        return self.direction or names.direction(self.metric)
+
+
+class Search(_Frozen):
+    algorithm: Literal["grid", "random", "optuna"] = "grid"
+    sampler: Literal["tpe", "nsga2", "gp", "random"] = "tpe"  # optuna only
+    num_trials: int | None = Field(None, ge=1)  # configurations (random / optuna); grid: all
+    max_concurrent: int | None = Field(None, ge=1)  # None = as many as resources allow
+    n_startup_trials: int | None = Field(None, ge=1)  # optuna tpe/gp random start-up trials
+
+
+class Resources(_Frozen):
+    cpu: float = Field(1.0, gt=0)  # CPUs per trial
+    gpu: float = Field(0.0, ge=0)  # GPUs per trial; fractions pack trials onto one GPU
+    threads: int | None = Field(None, ge=1)  # torch threads per trial; None = cpu rounded
+
+
+class EarlyStopping(_Frozen):
+    scheduler: Literal["asha", "median"] = "asha"
+    metric: str  # ONE scalar reported during training (e.g. fd_digits_cnn or loss)
+    mode: Literal["min", "max"] | None = None
+    grace_kimg: float = Field(..., gt=0)  # never stop a trial before this many kimg
+    reduction_factor: int = Field(3, ge=2)
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if not names.is_known_metric(v):
+            raise ValueError(_unknown_metric(v))
+        return v
+
+
+class Tracking(_Frozen):
+    uri: str | None = None  # None = sqlite:///<workdir>/mlflow.db; or http://host:port
+    experiment: str | None = None  # None = the sweep name
+
+
+class Execution(_Frozen):
+    address: str | None = None  # Ray cluster address; None = local Ray sized to the machine
+    storage_path: str | None = None  # Ray Tune storage; None = <sweep dir>/ray (absolute)
+    max_failures: int = Field(1, ge=0)  # retries of a trial that raised
+    resume: Literal["auto", "never"] = "auto"  # auto: same command resumes an existing sweep
+
+
+class SweepSpec(_Frozen):
+    name: str  # folder name in the work dir and MLflow experiment name
+    description: str = ""
+    base: str  # trial config file (YAML), relative to the sweep file's folder or the project
+    method: MethodSpec | None = None  # replaces the base config's method section
+    overrides: dict[str, Any] = Field(default_factory=dict)  # fixed dotted keys for every trial
+    space: dict[str, Param] = Field(default_factory=dict)
+    objectives: Annotated[list[Objective], Field(min_length=1)]
+    search: Search = Search()
+    seed: int = 0  # sweep seed: keys the data (subset, masks, noise) of every trial
+    replicates: int = Field(1, ge=1)  # seed replicates per configuration
+    resources: Resources = Resources()
+    early_stopping: EarlyStopping | None = None
+    tracking: Tracking = Tracking()
+    execution: Execution = Execution()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not NAME_RE.match(v) or ".." in v:
+            raise ValueError(
+                "name must be 1-80 characters of letters, digits, '_', '-', '.' "
+                "(it becomes a folder in the work dir)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        for key, p in self.space.items():
+            if key in ("seed", "replicate"):
+                raise ValueError(f"space.{key}: use `seed` and `replicates` at the top level")
+            for dep in (p.when or {}):
+                if dep not in self.space:
+                    raise ValueError(f"space.{key}.when: {dep!r} is not a searched key")
+        if self.search.algorithm == "grid":
+            bad = [k for k, p in self.space.items() if p.kind not in ("grid", "choice")]
+            if bad:
+                raise ValueError(
+                    f"search.algorithm grid needs grid/choice values; {', '.join(bad)} "
+                    "are distributions (use algorithm random or optuna)"
+                )
+            if self.search.num_trials is not None:
+                raise ValueError("search.num_trials does not apply to grid search (all points)")
+        else:
+            if self.search.num_trials is None:
+                raise ValueError(f"search.num_trials is required for {self.search.algorithm}")
+            if not self.space:
+                raise ValueError(f"space is empty: nothing for {self.search.algorithm} to search")
+        if self.search.algorithm != "optuna" and "sampler" in self.search.model_fields_set:
+            raise ValueError("search.sampler applies to algorithm optuna only")
+        return self
+
+    @property
+    def directions(self) -> list[Literal["min", "max"]]:
+        return [o.mode for o in self.objectives]
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [o.metric for o in self.objectives]

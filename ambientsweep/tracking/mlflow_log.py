@@ -1,0 +1,268 @@
+"""The only module that imports mlflow: sweep parent runs, trial child runs, results table.
+
+The driver creates the store, the experiment and the parent run once (SQLite with many
+concurrent first-time writers races on schema creation); trials only log into child runs.
+Every child carries the sweep id, trial id and config hash as tags, so the UI can filter them
+and a resumed sweep never creates a second run for the same trial.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# Bound the HTTP client before mlflow reads these: its default retries for minutes.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ambientsweep.errors import UserError
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
+
+TAG_SWEEP = "ambientsweep.sweep"
+TAG_ROLE = "ambientsweep.role"  # parent | trial
+TAG_TRIAL_ID = "ambientsweep.trial_id"
+TAG_STATE = "ambientsweep.state"  # running | complete | pruned | failed | interrupted
+TAG_BUDGET = "ambientsweep.budget_complete"  # true | false
+TAG_REASON = "ambientsweep.reason"
+TAG_FRONT = "ambientsweep.on_front"
+TAG_CONFIG_HASH = "config_hash"
+TAG_GROUP = "group_id"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def default_uri(workdir: Path) -> str:
+    """Absolute SQLite store at the root of the work dir (relative URIs break under Ray)."""
+    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast, with a clear message, when an http(s) tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
+            if r.status == 200:
+                return
+    except (urllib.error.URLError, OSError) as e:
+        raise UserError(f"tracking URI {uri}: server not reachable ({e}); start it "
+                        "(`mlflow server --host 127.0.0.1 ...`) or pass another "
+                        "--tracking-uri") from None
+    raise UserError(f"tracking URI {uri}: /health did not answer 200")
+
+
+class SweepTracking:
+    """Experiment + parent run of one sweep (driver side)."""
+
+    def __init__(self, uri: str, experiment: str, sweep: str, artifact_root: Path | None) -> None:
+        self.uri, self.experiment, self.sweep = uri, experiment, sweep
+        self.client = MlflowClient(tracking_uri=uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            location = None
+            if artifact_root is not None and not uri.startswith(("http://", "https://")):
+                location = (Path(artifact_root).resolve() / experiment).as_uri()
+            self.experiment_id = self.client.create_experiment(experiment,
+                                                               artifact_location=location)
+        else:
+            self.experiment_id = exp.experiment_id
+        self.parent_run_id = ""
+
+    def ensure_parent(self, tags: dict[str, str]) -> tuple[str, bool]:
+        """Find this sweep's parent run or create it; returns (run id, resumed)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{TAG_ROLE}` = 'parent' and tags.`{TAG_SWEEP}` = '{self.sweep}'",
+            max_results=1,
+        )
+        if runs:
+            self.parent_run_id = runs[0].info.run_id
+            self.client.update_run(self.parent_run_id, status="RUNNING")
+            self.client.set_tag(self.parent_run_id, TAG_STATE, "running")
+            return self.parent_run_id, True
+        run = self.client.create_run(
+            self.experiment_id, run_name=self.sweep,
+            tags={TAG_ROLE: "parent", TAG_SWEEP: self.sweep, TAG_STATE: "running", **tags},
+        )
+        self.parent_run_id = run.info.run_id
+        return self.parent_run_id, False
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        existing = self.client.get_run(self.parent_run_id).data.params
+        new = [Param(k, _param_str(v)) for k, v in params.items() if k not in existing]
+        if new:
+            self.client.log_batch(self.parent_run_id, params=new)
+
+    def log_artifact(self, path: Path, subdir: str | None = None) -> None:
+        self.client.log_artifact(self.parent_run_id, str(path), subdir)
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        ts = int(time.time() * 1000)
+        self.client.log_batch(self.parent_run_id,
+                              metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
+
+    def finish(self, state: str) -> None:
+        status = {"complete": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}[state]
+        self.client.set_tag(self.parent_run_id, TAG_STATE, state)
+        self.client.set_terminated(self.parent_run_id, status=status)
+
+    def child_runs(self) -> list[Any]:
+        return search_children(self.client, self.experiment_id, self.parent_run_id)
+
+    def mark_trial(self, trial_id: str, state: str, reason: str | None = None) -> None:
+        """Final state of a trial, set by the driver (it sees pruning and errors)."""
+        runs = [r for r in self.child_runs() if r.data.tags.get(TAG_TRIAL_ID) == trial_id]
+        for r in runs:
+            tags = [RunTag(TAG_STATE, state), RunTag(TAG_BUDGET, str(state == "complete").lower())]
+            if reason:
+                tags.append(RunTag(TAG_REASON, reason[:4000]))
+            self.client.log_batch(r.info.run_id, tags=tags)
+            status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")
+            self.client.set_terminated(r.info.run_id, status=status)
+
+    def tag_front(self, run_ids: Iterable[str]) -> None:
+        front = set(run_ids)
+        for r in self.child_runs():
+            self.client.set_tag(r.info.run_id, TAG_FRONT, str(r.info.run_id in front).lower())
+
+
+def search_children(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list[Any]:
+    out: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs([experiment_id],
+                                  filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
+                                  max_results=1000, page_token=token)
+        out.extend(page)
+        token = page.token
+        if not token:
+            return out
+
+
+class MlflowTrialReporter:
+    """A trial's child run (worker side). Reuses the run of the same trial id on a retry."""
+
+    def __init__(self, uri: str, experiment_id: str, parent_run_id: str, sweep: str,
+                 trial_id: str, run_name: str, params: dict[str, Any],
+                 tags: dict[str, str]) -> None:
+        self.client = MlflowClient(tracking_uri=uri)
+        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        existing = [r for r in search_children(self.client, experiment_id, parent_run_id)
+                    if r.data.tags.get(TAG_TRIAL_ID) == trial_id]
+        if existing:
+            self.run_id = existing[0].info.run_id
+            self.client.update_run(self.run_id, status="RUNNING")
+            self.client.set_tag(self.run_id, TAG_STATE, "running")
+            known = existing[0].data.params
+        else:
+            run = self.client.create_run(experiment_id, run_name=run_name, tags={
+                PARENT_TAG: parent_run_id, TAG_ROLE: "trial", TAG_SWEEP: sweep,
+                TAG_TRIAL_ID: trial_id, TAG_STATE: "running", TAG_BUDGET: "false", **tags})
+            self.run_id = run.info.run_id
+            known = {}
+        new = [Param(k, _param_str(v)) for k, v in params.items() if k not in known]
+        for i in range(0, len(new), 100):
+            self.client.log_batch(self.run_id, params=new[i:i + 100])
+
+    def report(self, metrics: dict[str, float], *, step: int) -> None:
+        ts = int(time.time() * 1000)
+        batch = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items()]
+        for i in range(0, len(batch), 200):
+            self.client.log_batch(self.run_id, metrics=batch[i:i + 200])
+
+    def artifact(self, path: Path, subdir: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), subdir)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def fail(self, exc: BaseException, workdir: Path) -> None:
+        """Record a raised exception: traceback as artifact, reason as tag."""
+        tb = workdir / "traceback.txt"
+        tb.write_text("".join(traceback.format_exception(exc)))
+        self.artifact(tb)
+        self.set_tags({TAG_REASON: f"{type(exc).__name__}: {exc}"[:4000]})
+
+
+def find_finished(uri: str, experiment_id: str, parent_run_id: str,
+                  config_hash: str) -> dict[str, float] | None:
+    """Final metrics of a finished full-budget trial with this config hash, if one exists."""
+    client = MlflowClient(tracking_uri=uri)
+    for r in search_children(client, experiment_id, parent_run_id):
+        t = r.data.tags
+        if t.get(TAG_CONFIG_HASH) == config_hash and t.get(TAG_BUDGET) == "true":
+            return dict(r.data.metrics)
+    return None
+
+
+def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.DataFrame:
+    """One row per trial of a sweep (the contract in docs/contracts.md)."""
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise UserError(f"no experiment {experiment!r} in the tracking store {uri}")
+    sweep = sweep or experiment
+    rows = []
+    token = None
+    runs: list[Any] = []
+    while True:
+        page = client.search_runs([exp.experiment_id],
+                                  filter_string=f"tags.`{TAG_ROLE}` = 'trial' and "
+                                                f"tags.`{TAG_SWEEP}` = '{sweep}'",
+                                  max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    for r in runs:
+        t = r.data.tags
+        row: dict[str, Any] = {
+            "sweep": sweep, "trial_id": t.get(TAG_TRIAL_ID, ""), "run_id": r.info.run_id,
+            "state": t.get(TAG_STATE, "running"), "reason": t.get(TAG_REASON, ""),
+            "budget_complete": t.get(TAG_BUDGET) == "true",
+            "config_hash": t.get(TAG_CONFIG_HASH, ""), "group_id": t.get(TAG_GROUP, ""),
+            "method": t.get("method", ""), "replicate": int(r.data.params.get("replicate", 0)),
+        }
+        for k, v in r.data.params.items():
+            if k.startswith("param."):
+                row[k] = _parse(v)
+        row.update(r.data.metrics)
+        art = Path(r.info.artifact_uri.removeprefix("file://")) / "final"
+        for key in ("samples", "gallery"):
+            found = sorted(art.glob(f"{key}_*.png")) if art.is_dir() else []
+            row[f"image.{key}"] = str(found[-1]) if found else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _param_str(v: Any) -> str:
+    s = str(v)
+    return s if len(s) <= 6000 else s[:5997] + "..."
+
+
+def _parse(v: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(v, v)
+
+
+__all__ = ["MlflowException", "MlflowTrialReporter", "SweepTracking", "default_uri",
+           "find_finished", "load_results", "mlflow"]

@@ -1,0 +1,103 @@
+"""Time a training step of the shared Trainer against a minimal hand-written loop.
+
+Same model (the default "micro" UNet), same EDM loss, same batch size and data, one CPU thread.
+The hand loop does what the recipe needs and nothing else: draw a batch, loss, backward, Adam,
+EMA. The Trainer adds the lr ramp, the finiteness check, loss logging and one checkpoint at the
+end. Runs are interleaved and the best of several repeats is kept, since the machine is shared.
+
+    .venv/bin/python bench/trainer_step.py [--steps 60] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ambientsweep.config import DataConfig, TrainConfig, TrialConfig
+from ambientsweep.data.datasets import Splits, load_splits
+from ambientsweep.methods import build_method, edm_loss
+from ambientsweep.tracking.reporter import ListReporter
+from ambientsweep.training import EMA, NoHooks, Trainer
+
+
+def time_trainer(cfg: TrialConfig, splits: Splits, steps: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            cfg,
+            build_method(cfg),
+            splits,
+            device=torch.device("cpu"),
+            reporter=ListReporter(),
+            hooks=NoHooks(),
+            workdir=Path(tmp),
+        )
+        t0 = time.perf_counter()
+        trainer.run()
+        return (time.perf_counter() - t0) / steps
+
+
+def time_hand_loop(cfg: TrialConfig, splits: Splits, steps: int, *, ema: bool) -> float:
+    t = cfg.train
+    with tempfile.TemporaryDirectory() as tmp:  # build the very same net (same init)
+        ref = Trainer(
+            cfg,
+            build_method(cfg),
+            splits,
+            device=torch.device("cpu"),
+            reporter=ListReporter(),
+            hooks=NoHooks(),
+            workdir=Path(tmp),
+        )
+    net = copy.deepcopy(ref.net)
+    avg = EMA(net, t.ema_decay) if ema else None
+    opt = torch.optim.Adam(net.parameters(), lr=t.lr, betas=t.betas, eps=t.eps)
+    data = splits.train
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    for step in range(steps):
+        x = data[torch.randint(len(data), (t.batch_size,), generator=g)]
+        loss = edm_loss(net, x, p_mean=t.p_mean, p_std=t.p_std, generator=g).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if avg is not None:
+            avg.update(net, step)
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    batch = 64
+    cfg = TrialConfig(
+        data=DataConfig(train_size=50),
+        train=TrainConfig(
+            kimg=args.steps * batch / 1000, batch_size=batch, log_every_kimg=10 * batch / 1000
+        ),
+    )
+    splits = load_splits(cfg.data, seed=cfg.seed, replicate=cfg.replicate)
+    time_hand_loop(cfg, splits, 5, ema=True)  # warm-up (allocator, kernels)
+    trainer, hand, bare = [], [], []
+    for _ in range(args.repeats):
+        trainer.append(time_trainer(cfg, splits, args.steps))
+        hand.append(time_hand_loop(cfg, splits, args.steps, ema=True))
+        bare.append(time_hand_loop(cfg, splits, args.steps, ema=False))
+    tr, hd, br = min(trainer), min(hand), min(bare)
+    print(f"micro UNet, batch {batch}, {args.steps} steps x {args.repeats} repeats, 1 thread")
+    print(f"trainer                 {1000 * tr:7.2f} ms/step")
+    print(f"hand loop (Adam + EMA)  {1000 * hd:7.2f} ms/step")
+    print(f"hand loop (Adam only)   {1000 * br:7.2f} ms/step")
+    print(f"ratio trainer / hand loop (Adam + EMA): {tr / hd:.3f}")
+    print(f"ratio trainer / hand loop (Adam only):  {tr / br:.3f}")
+
+
+if __name__ == "__main__":
+    main()

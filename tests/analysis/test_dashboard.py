@@ -1,0 +1,131 @@
+"""The HTML dashboard: self-contained, and rendered in headless Chromium through selenium.
+
+The browser test needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium``
+package. Without them it skips, except under CI (``CI=true``), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from plotly.offline import get_plotlyjs
+
+from ambientsweep.analysis.dashboard import thumbnail_uri, write_dashboard
+
+from .conftest import ARTIFACTS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,2400",
+)
+
+
+def n_trials_with_metrics(results, objectives) -> int:
+    names = [o[0] for o in objectives]
+    return sum(
+        int(np.isfinite(df[names].to_numpy(float)).all(axis=1).sum()) for df in results.values()
+    )
+
+
+def test_page_is_self_contained(results, objectives, tmp_path: Path) -> None:
+    page = write_dashboard(results, objectives, tmp_path / "d" / "pareto.html")
+    text = page.read_text(encoding="utf-8")
+    plotly_js = get_plotlyjs()
+    assert plotly_js in text  # plotly.js inlined ...
+    ours = text.replace(plotly_js, "")  # ... and nothing else loads from the network
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", ours)
+    assert "data:image/png;base64," in ours
+    assert "${" not in ours.split("<body>", 1)[0]  # every placeholder filled
+    assert thumbnail_uri(None) is None and thumbnail_uri(tmp_path / "missing.png") is None
+
+
+def _require_browser():
+    """selenium's webdriver module, or skip (fail under CI) naming what is missing."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing.append("the selenium package (pip install selenium)")
+        webdriver = None
+    if missing:
+        reason = (
+            f"headless browser test needs {', '.join(missing)}; install with "
+            "apt-get install -y chromium chromium-driver"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return webdriver
+
+
+def test_dashboard_in_headless_chromium(results, objectives, tmp_path: Path) -> None:
+    webdriver = _require_browser()
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    page = write_dashboard(results, objectives, tmp_path / "pareto.html")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.get(page.as_uri())
+        deadline = time.monotonic() + 20
+        while not driver.execute_script("return window.dashboardReady === true"):
+            assert time.monotonic() < deadline, "dashboard did not finish rendering"
+            time.sleep(0.1)
+        # One scatter point per trial that has metrics, each trial exactly once.
+        ids = driver.execute_script(
+            "var gd = document.getElementById('pareto'); var out = [];"
+            "gd.data.forEach(function (t) { if (t.meta && t.meta.role === 'trial') {"
+            "  for (var i = 0; i < t.x.length; i++) { out.push(t.customdata[i]); } } });"
+            "return out;"
+        )
+        assert len(ids) == len(set(ids)) == n_trials_with_metrics(results, objectives)
+        n_plots = driver.execute_script(
+            "return document.querySelectorAll('.js-plotly-plot').length"
+        )
+        assert n_plots == 1 + 2 * len(results)  # scatter + parcoords and trends per sweep
+        # Hovering the first trial shows its parameters and sample thumbnails in the panel.
+        dx, dy = driver.execute_script(
+            "var gd = document.getElementById('pareto'), L = gd._fullLayout, t = gd.data[0];"
+            "var r = gd.getBoundingClientRect();"
+            "return [L._size.l + L.xaxis.d2p(t.x[0]) - r.width / 2,"
+            "        L._size.t + L.yaxis.d2p(t.y[0]) - r.height / 2];"
+        )
+        plot = driver.find_element(By.ID, "pareto")
+        ActionChains(driver).move_to_element_with_offset(plot, int(dx), int(dy)).perform()
+        panel = driver.find_element(By.ID, "trial-panel")
+        deadline = time.monotonic() + 5
+        while panel.get_attribute("data-trial") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert panel.get_attribute("data-trial") == "sfbd_000"
+        assert panel.find_elements(By.CSS_SELECTOR, "img[src^='data:image/png;base64,']")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny real configs, and clean-up of processes a test starts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# A real (tiny) training run: MLP backbone, 10 steps, 64 samples, 6-point sampler grid.
+TINY_BASE = textwrap.dedent("""\
+    data: {name: digits, train_size: 50, reference_size: 200}
+    model: {backbone: mlp, mlp_hidden: 64, mlp_layers: 3}
+    train: {kimg: 0.64, batch_size: 32, lr_rampup_kimg: 0.1, log_every_kimg: 0.32}
+    sampler: {steps: 6}
+    eval: {num_samples: 64, gallery_size: 4}
+    method: {kind: edm}
+""")
+
+
+def _pids_matching(fragment: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fragment in cmd and int(d.name) != os.getpid():
+            out.append(int(d.name))
+    return out
+
+
+def kill_matching(fragment: str) -> None:
+    """SIGKILL every process whose command line mentions `fragment` (a test's own tmp path)."""
+    for pid in _pids_matching(fragment):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _pids_matching(fragment) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A short private Ray temp dir (socket paths must stay under 107 chars); Ray processes
+    started under it are killed by pid at the end of the test."""
+    d = tempfile.mkdtemp(prefix="asray", dir="/tmp")
+    monkeypatch.setenv("AMBIENTSWEEP_RAY_TMPDIR", d)
+    try:
+        yield d
+    finally:
+        kill_matching(d)
+        shutil.rmtree(d, ignore_errors=True)

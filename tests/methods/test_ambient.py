@@ -1,0 +1,182 @@
+"""Ambient Diffusion (Daras et al. 2023): conformance, the p = delta = 0 limit, the masks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ambientsweep.config import AmbientSpec, EdmSpec, SamplerConfig
+from ambientsweep.methods import METHODS, Batch, build_method, edm_loss
+from ambientsweep.methods.ambient import Ambient, masked_denoise, masked_pixel_mean
+from ambientsweep.models import build_denoiser
+from ambientsweep.testing import MethodCases, tiny_config, tiny_corruption_input
+
+torch.set_num_threads(1)
+
+
+def _ambient(**kw: object) -> Ambient:
+    return build_method(tiny_config(AmbientSpec(**kw)))  # type: ignore[return-value]
+
+
+class TestAmbient(MethodCases):
+    @pytest.fixture
+    def method(self) -> Ambient:
+        return _ambient(p=0.4, delta=0.1)
+
+
+class TestAmbientRedrawDelta(MethodCases):
+    @pytest.fixture
+    def method(self) -> Ambient:
+        return _ambient(p=0.4, delta=0.2, redraw_delta=True)
+
+
+class TestAmbientNaive(MethodCases):
+    @pytest.fixture
+    def method(self) -> Ambient:
+        return _ambient(p=0.5, delta=0.0)
+
+
+def _perturb(net: torch.nn.Module, seed: int = 7) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+
+
+def test_registry_and_tags() -> None:
+    assert METHODS["ambient"] is Ambient
+    assert _ambient(p=0.4, delta=0.0).tags()["ambient.naive"] == "true"
+    assert _ambient(p=0.4, delta=0.1).tags()["ambient.naive"] == "false"
+    assert _ambient(p=0.4, delta=0.1).extra_channels == 1
+
+
+def test_p0_delta0_equals_edm_loss() -> None:
+    """At p = delta = 0 every pixel is observed and shown: the loss is the edm loss.
+
+    What differs: the ambient denoiser has one extra input channel (the mask, all ones here).
+    (1) On the same network, with the all-ones mask passed to ``edm_loss`` as `cond`, the two
+    losses are identical. (2) Against an ``edm`` network without the extra channel, they are
+    equal once the mask channel's input weights are zero; every other weight is shared.
+    """
+    cfg = tiny_config(AmbientSpec(p=0.0, delta=0.0))
+    method = build_method(cfg)
+    view = tiny_corruption_input()
+    ts = method.train_sets(view)["train"]
+    assert ts.mask is not None and bool(ts.mask.all())
+    batch = ts.take(torch.arange(8))
+    net = build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1)
+    _perturb(net)
+    loss = method.loss(net, batch, torch.Generator().manual_seed(3))
+    t = cfg.train
+    ones = torch.ones_like(batch.mask)
+    same_net = edm_loss(
+        net,
+        batch.x,
+        p_mean=t.p_mean,
+        p_std=t.p_std,
+        generator=torch.Generator().manual_seed(3),
+        cond=ones,
+    )
+    assert torch.equal(loss, same_net)
+
+    plain = build_denoiser(cfg.model, channels=1, resolution=8)
+    state = net.state_dict()
+    w = state["backbone.inp.weight"]  # MLP input layer over the flattened [C + 1, H, W] input
+    with torch.no_grad():
+        w[:, 64:] = 0.0  # the mask channel's weights
+        net.load_state_dict(state)
+        state = {**state, "backbone.inp.weight": w[:, :64].clone()}
+    plain.load_state_dict(state)
+    loss = method.loss(net, batch, torch.Generator().manual_seed(3))
+    edm = build_method(tiny_config(EdmSpec()))
+    reference = edm.loss(
+        plain, Batch(x=batch.x, index=batch.index), torch.Generator().manual_seed(3)
+    )
+    torch.testing.assert_close(loss, reference, rtol=1e-6, atol=1e-7)
+
+
+def test_mask_statistics() -> None:
+    p, delta = 0.6, 0.25
+    method = _ambient(p=p, delta=delta)
+    view = tiny_corruption_input(n=400, channels=3)
+    ts = method.train_sets(view)["train"]
+    assert ts.mask is not None and ts.mask.shape == (400, 1, 8, 8)
+    a = ts.mask
+    assert abs(a.mean().item() - (1 - p)) < 0.02
+    # one draw per pixel, shared across channels; erased values are 0, the others untouched
+    assert torch.all(ts.x[(a == 0).expand_as(ts.x)] == 0)
+    torch.testing.assert_close(ts.x * a, view.x * a)
+    b = method.further_mask(ts.take(torch.arange(400)), torch.Generator().manual_seed(0))
+    shown = a * b
+    assert abs(shown.mean().item() - (1 - p) * (1 - delta)) < 0.02
+    assert abs((shown.sum() / a.sum()).item() - (1 - delta)) < 0.02
+    assert torch.all(shown <= a)
+
+
+def test_masks_are_frozen_per_image() -> None:
+    view = tiny_corruption_input(n=12)
+    m1, m2 = _ambient(p=0.5, delta=0.3), _ambient(p=0.5, delta=0.3)
+    s1, s2 = m1.train_sets(view)["train"], m2.train_sets(view)["train"]
+    assert s1.mask is not None and torch.equal(s1.mask, s2.mask)
+    # B depends on the image id only: same rows whatever the batch order or the generator
+    batch = s1.take(torch.tensor([5, 0, 7]))
+    rev = s1.take(torch.tensor([7, 0, 5]))
+    b = m1.further_mask(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(b, m2.further_mask(batch, torch.Generator().manual_seed(1)))
+    assert torch.equal(b.flip(0), m1.further_mask(rev, torch.Generator().manual_seed(2)))
+    # a subset keeps each image's masks
+    sub = m1.train_sets(type(view)(x=view.x[3:9], index=view.index[3:9]))["train"]
+    assert sub.mask is not None and torch.equal(sub.mask, s1.mask[3:9])
+    # redraw_delta: B changes with the training generator
+    r = _ambient(p=0.5, delta=0.3, redraw_delta=True)
+    rb = r.train_sets(view)["train"].take(torch.arange(12))
+    b1 = r.further_mask(rb, torch.Generator().manual_seed(0))
+    assert not torch.equal(b1, r.further_mask(rb, torch.Generator().manual_seed(1)))
+
+
+def test_loss_ignores_hidden_pixels_of_the_input_but_supervises_them() -> None:
+    cfg = tiny_config(AmbientSpec(p=0.3, delta=0.3))
+    method = build_method(cfg)
+    ts = method.train_sets(tiny_corruption_input())["train"]
+    net = build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1)
+    _perturb(net)
+    x = torch.randn(4, 1, 8, 8)
+    mask = (torch.rand(4, 1, 8, 8) > 0.5).float()
+    sigma = torch.full((4,), 0.7)
+    junk = torch.where(mask.bool(), x, torch.randn_like(x) * 5)
+    torch.testing.assert_close(
+        masked_denoise(net, x, sigma, mask), masked_denoise(net, junk, sigma, mask)
+    )
+    # the error at pixels of A hidden by B enters the loss
+    batch = ts.take(torch.arange(4))
+    assert batch.mask is not None
+    err = torch.ones(4, 1, 8, 8)
+    torch.testing.assert_close(masked_pixel_mean(err, batch.mask), torch.ones(4))
+    hidden = batch.mask * (1 - method.further_mask(batch, torch.Generator()))
+    assert hidden.sum() > 0
+
+
+def test_fixed_mask_sampling() -> None:
+    p, delta = 0.5, 0.2
+    cfg = tiny_config(AmbientSpec(p=p, delta=delta))
+    cfg = cfg.model_copy(update={"sampler": SamplerConfig(steps=3)})
+    method = build_method(cfg)
+    net = build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1).eval()
+    seen: list[torch.Tensor] = []
+    forward = net.forward
+
+    def spy(
+        x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        assert cond is not None
+        seen.append(cond.clone())
+        return forward(x, sigma, cond)
+
+    net.forward = spy  # type: ignore[method-assign]
+    out = method.sample(net, 500, torch.Generator().manual_seed(0))
+    assert out.shape == (500, 1, 8, 8) and torch.isfinite(out).all()
+    assert len(seen) == 5  # Heun on 3 points: 2 + 2 + 1 evaluations
+    assert all(torch.equal(m, seen[0]) for m in seen)
+    assert abs(seen[0].mean().item() - (1 - p) * (1 - delta)) < 0.02
+    again = method.sample(net, 500, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)

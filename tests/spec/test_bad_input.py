@@ -1,0 +1,184 @@
+"""Bad sweep files and CLI calls: one clear message, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ambientsweep.cli import app
+
+BASE = textwrap.dedent("""\
+    data: {name: digits, train_size: 50}
+    model: {backbone: mlp}
+    train: {kimg: 0.64}
+    eval: {num_samples: 64}
+    method: {kind: edm}
+""")
+
+GOOD = {
+    "name": "t",
+    "base": "base.yaml",
+    "space": "\n  method.clean_fraction: {grid: [0.1, 0.2]}",
+    "objectives": "\n  - {metric: fd_digits_cnn}\n  - {metric: mem_ratio_pixels}",
+}
+
+
+def sweep_text(**parts: str | None) -> str:
+    fields = {**GOOD, **parts}
+    return "\n".join(f"{k}: {v}" for k, v in fields.items() if v is not None) + "\n"
+
+
+# (id, sweep file text, base config text, expected fragments of the message)
+CASES: list[tuple[str, str, str, list[str]]] = [
+    ("yaml-syntax", "name: [t\nbase: base.yaml\n", BASE, ["YAML syntax error", ":"]),
+    ("not-a-mapping", "- name\n- base\n", BASE, ["must be a YAML mapping"]),
+    ("unknown-top-key", sweep_text(objectivs="[]"), BASE,
+     ["objectivs", "did you mean 'objectives'"]),
+    ("misspelled-nested", sweep_text(search="{algoritm: grid}"), BASE,
+     ["search.algoritm", "did you mean 'algorithm'"]),
+    ("wrong-type", sweep_text(replicates="two"), BASE, ["replicates", "integer"]),
+    ("prob-out-of-range-space", sweep_text(
+        method="{kind: ambient}", space="\n  method.p: {grid: [0.2, 1.5]}"), BASE,
+     ["space.method.p.grid.1", "method.p = 1.5", "less than 1"]),
+    ("prob-out-of-range-override", sweep_text(
+        method="{kind: sfbd}", overrides="{method.clean_fraction: 1.5}", space="{}",
+        search="{algorithm: grid}"), BASE, ["overrides", "method.clean_fraction", "1"]),
+    ("unknown-method", sweep_text(method="{kind: diffusion}"), BASE,
+     ["unknown method kind 'diffusion'", "ambient_tn"]),
+    ("unknown-metric", sweep_text(objectives="\n  - {metric: fid}"), BASE,
+     ["unknown metric 'fid'", "fd_digits_cnn"]),
+    ("empty-space-optuna", sweep_text(space="{}", search="{algorithm: optuna, num_trials: 3}"),
+     BASE, ["space is empty"]),
+    ("missing-base", sweep_text(base="nope.yaml"), BASE, ["nope.yaml", "not found"]),
+    ("unknown-config-key", sweep_text(space="\n  train.lrr: {grid: [0.1]}"), BASE,
+     ["train.lrr", "not a config key", "did you mean 'lr'"]),
+    ("unknown-dataset", sweep_text(overrides="{data.name: imagenet}"), BASE,
+     ["data.name", "digits"]),
+    ("grid-with-distribution", sweep_text(space="\n  train.lr: {loguniform: [1e-4, 1e-3]}"),
+     BASE, ["grid needs grid/choice", "train.lr"]),
+    ("loguniform-nonpositive", sweep_text(
+        space="\n  train.lr: {loguniform: [0, 1e-3]}", search="{algorithm: optuna, "
+        "num_trials: 2}"), BASE, ["loguniform needs low > 0"]),
+    ("uniform-low-high", sweep_text(
+        space="\n  train.lr: {uniform: [0.1, 0.01]}", search="{algorithm: random, "
+        "num_trials: 2}"), BASE, ["low < high"]),
+    ("two-distributions", sweep_text(space="\n  train.lr: {grid: [0.1], uniform: [0, 1]}"),
+     BASE, ["exactly one of"]),
+    ("optuna-no-num-trials", sweep_text(
+        space="\n  train.lr: {uniform: [0.001, 0.01]}", search="{algorithm: optuna}"), BASE,
+     ["num_trials is required"]),
+    ("sampler-without-optuna", sweep_text(search="{algorithm: grid, sampler: tpe}"), BASE,
+     ["sampler applies to algorithm optuna only"]),
+    ("negative-gpu", sweep_text(resources="{gpu: -1}"), BASE, ["resources.gpu"]),
+    ("path-traversal-name", sweep_text(name="../../etc"), BASE, ["name must be"]),
+    ("conflicting-size", sweep_text(overrides="{data.train_fraction: 0.5}"), BASE,
+     ["train_size or data.train_fraction, not both"]),
+    ("when-unknown", sweep_text(
+        space="\n  method.clean_fraction: {grid: [0.1], when: {method.rounds: 2}}"), BASE,
+     ["when", "method.rounds", "not a searched key"]),
+    ("missing-objectives", sweep_text(objectives=None), BASE, ["objectives",
+                                                              "required key is missing"]),
+    ("no-such-file", "", BASE, ["no such sweep file"]),
+    ("base-unknown-key", sweep_text(), BASE + "trian: {kimg: 1}\n", ["base.yaml", "trian",
+                                                                     "did you mean 'train'"]),
+    ("tn-both-cutoffs", sweep_text(method="{kind: ambient_tn, sigma_tn: 0.5, tn_quantile: 0.5}",
+                                   space="{}"), BASE, ["exactly one of method.sigma_tn"]),
+]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _write(tmp_path: Path, text: str, base: str, name: str = "sweep") -> Path:
+    (tmp_path / "base.yaml").write_text(base)
+    path = tmp_path / f"{name}.yaml"
+    if text:
+        path.write_text(text)
+    return path
+
+
+def test_good_file_validates(tmp_path: Path, runner: CliRunner) -> None:
+    path = _write(tmp_path, sweep_text(), BASE)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "2 grid points" in res.output
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_sweep_file(case: tuple[str, str, str, list[str]], tmp_path: Path,
+                        runner: CliRunner) -> None:
+    _, text, base, fragments = case
+    path = _write(tmp_path, text, base)
+    workdir = tmp_path / "runs"
+    t0 = time.monotonic()
+    for cmd in (["validate", str(path)], ["run", str(path), "--workdir", str(workdir)]):
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 2, (cmd, res.output)
+        msg = res.stderr
+        for frag in fragments:
+            assert frag in msg, (frag, msg)
+        assert "Traceback" not in res.output
+        if text:
+            assert str(path) in msg or "base.yaml" in msg
+    assert time.monotonic() - t0 < 10
+    assert not workdir.exists()  # nothing written: no store, no sweep folder
+
+
+def _bad_cli(tmp_path: Path) -> list[tuple[str, list[str], list[str]]]:
+    path = _write(tmp_path, sweep_text(), BASE)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    cpu = _write(tmp_path, sweep_text(resources="{cpu: 512}"), BASE, "cpu")
+    gpu = _write(tmp_path, sweep_text(resources="{gpu: 8}"), BASE, "gpu")
+    return [
+        ("impossible-cpu", ["run", str(cpu), "--workdir", str(tmp_path / "runs")],
+         ["512 CPU", "no node"]),
+        ("impossible-gpu", ["run", str(gpu), "--workdir", str(tmp_path / "runs")],
+         ["8 GPU", "no node"]),
+        ("workdir-is-file", ["run", str(path), "--workdir", str(a_file / "sub")],
+         ["is a file"]),
+        ("unreachable-tracking", ["run", str(path), "--workdir", str(tmp_path / "runs"),
+                                  "--tracking-uri", "http://127.0.0.1:9"], ["not reachable"]),
+        ("relative-sqlite", ["run", str(path), "--workdir", str(tmp_path / "runs"),
+                             "--tracking-uri", "sqlite:///rel.db"], ["absolute path"]),
+        ("file-store-uri", ["run", str(path), "--workdir", str(tmp_path / "runs"),
+                            "--tracking-uri", "/tmp/mlruns"], ["sqlite:////abs"]),
+        ("pareto-bad-format", ["pareto", str(path), "--format", "gif", "--workdir",
+                               str(tmp_path / "runs")], ["gif", "allowed"]),
+        ("status-unknown-sweep", ["status", "nosuch", "--workdir", str(tmp_path / "runs")],
+         ["no sweep 'nosuch'"]),
+        ("ui-no-store", ["ui", "--workdir", str(tmp_path / "runs")], ["no MLflow store"]),
+        ("schema-unknown", ["schema", "table"], ["allowed: sweep, config"]),
+        ("missing-data-folder", ["run", str(_write(tmp_path, sweep_text(
+            overrides="{data.name: mnist, data.root: /nonexistent/x}"), BASE, "data")),
+            "--workdir",
+            str(tmp_path / "runs")], ["/nonexistent/x", "data.download"]),
+    ]
+
+
+def test_bad_cli_calls(tmp_path: Path, runner: CliRunner) -> None:
+    for name, cmd, fragments in _bad_cli(tmp_path):
+        t0 = time.monotonic()
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 2, (name, res.output)
+        for frag in fragments:
+            assert frag in res.stderr, (name, frag, res.stderr)
+        assert time.monotonic() - t0 < 15, name
+        assert not (tmp_path / "runs" / "mlflow.db").exists(), name
+        assert not (tmp_path / "runs" / "sweeps").exists(), name
+
+
+def test_schema_prints_json_schema(runner: CliRunner) -> None:
+    import json
+
+    res = runner.invoke(app, ["schema"])
+    assert res.exit_code == 0
+    schema = json.loads(res.output)
+    assert "objectives" in schema["properties"]
+    assert schema["additionalProperties"] is False

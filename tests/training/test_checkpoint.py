@@ -1,0 +1,95 @@
+"""Checkpoints: atomic save, safe load, resume gives the same continuation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ambientsweep.config import ModelConfig
+from ambientsweep.methods import Edm
+from ambientsweep.tracking.reporter import ListReporter
+from ambientsweep.training import (
+    CHECKPOINT_NAME,
+    EvalPoint,
+    NoHooks,
+    Trainer,
+    config_from_json,
+    config_to_json,
+    load_ema_denoiser,
+)
+
+CPU = torch.device("cpu")
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAtFirstEval(NoHooks):
+    def evaluate(self, point: EvalPoint) -> dict[str, float]:
+        if not point.final:
+            raise _Crash
+        return {}
+
+
+def _trainer(cfg, splits, workdir: Path, hooks=None, reporter=None) -> Trainer:
+    return Trainer(
+        cfg,
+        Edm(cfg.method, cfg),
+        splits,
+        device=CPU,
+        reporter=reporter if reporter is not None else ListReporter(),
+        hooks=hooks or NoHooks(),
+        workdir=workdir,
+    )
+
+
+def test_resume_gives_the_same_continuation(splits, make_config, tmp_path: Path) -> None:
+    # Checkpoint and evaluate at 16 images; the first run "crashes" in that evaluation.
+    cfg = make_config(every_kimg=0.016, checkpoint_every_kimg=0.016)
+    # A tiny UNet with dropout: its draws from the (forked) global RNG must resume too.
+    unet = ModelConfig(channels=8, channel_mult=(1, 2), emb_dim=16, dropout=0.1)
+    cfg = cfg.model_copy(update={"model": unet})
+    whole_rep = ListReporter()
+    whole = _trainer(cfg, splits, tmp_path / "whole", reporter=whole_rep)
+    whole.run()
+
+    crashed = _trainer(cfg, splits, tmp_path / "b", hooks=_CrashAtFirstEval())
+    with pytest.raises(_Crash):
+        crashed.run()
+    assert crashed.nimg == 16
+    rep = ListReporter()
+    resumed = _trainer(cfg, splits, tmp_path / "b", reporter=rep)
+    assert resumed.resumed and resumed.nimg == 16
+    resumed.run()
+
+    assert resumed.nimg == whole.nimg == 40
+    for key, value in whole.ema.model.state_dict().items():
+        torch.testing.assert_close(resumed.ema.model.state_dict()[key], value, rtol=0, atol=0)
+    assert rep.series("loss") == [p for p in whole_rep.series("loss") if p[0] > 16]
+
+
+def test_load_ema_denoiser(splits, make_config, tmp_path: Path) -> None:
+    cfg = make_config()
+    trainer = _trainer(cfg, splits, tmp_path)
+    trainer.run()
+    net, cfg2 = load_ema_denoiser(tmp_path / CHECKPOINT_NAME)
+    assert cfg2 == cfg and not net.training
+    x, sigma = torch.randn(3, 1, 8, 8), torch.tensor([0.1, 1.0, 10.0])
+    torch.testing.assert_close(net(x, sigma), trainer.ema.model(x, sigma))
+    assert not (tmp_path / (CHECKPOINT_NAME + ".tmp")).exists()
+
+
+def test_other_config_is_not_resumed(splits, make_config, tmp_path: Path) -> None:
+    _trainer(make_config(), splits, tmp_path).run()
+    with pytest.warns(UserWarning, match="another config"):
+        other = _trainer(make_config(seed=3), splits, tmp_path)
+    assert not other.resumed and other.nimg == 0
+
+
+def test_config_json_round_trips_inf(make_config) -> None:
+    cfg = make_config()
+    assert cfg.sampler.s_tmax == float("inf")
+    assert config_from_json(config_to_json(cfg)) == cfg
