@@ -332,9 +332,29 @@ def pareto_figure(info: ParetoInfo, x: int = 0, y: int = 1) -> go.Figure:
     return fig
 
 
-def _dimension(label: str, values: np.ndarray) -> dict[str, Any]:
+def _dimension(label: str, values: np.ndarray, log_ok: bool = True) -> dict[str, Any]:
+    """A parcoords axis: numbers (for parameters, log10 with readable ticks when positive and
+    spanning 20x or more), or categories as codes with their names as ticks."""
     nums = np.array([_as_float(v) for v in values])
     if np.isfinite(nums).all():
+        if log_ok and len(nums) and nums.min() > 0 and nums.max() / nums.min() >= 20:
+            distinct = sorted(set(nums.tolist()))
+            ticks = (
+                distinct
+                if len(distinct) <= 12
+                else [
+                    10.0**e
+                    for e in range(
+                        math.ceil(np.log10(nums.min())), math.floor(np.log10(nums.max())) + 1
+                    )
+                ]
+            )
+            return {
+                "label": f"{label} (log)",
+                "values": np.log10(nums).tolist(),
+                "tickvals": np.log10(ticks).tolist(),
+                "ticktext": [format_value(t) for t in ticks],
+            }
         return {"label": label, "values": nums.tolist()}
     cats = sorted({str(v) for v in values})
     return {
@@ -352,7 +372,10 @@ def parcoords_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
     finite = np.isfinite(s.trial_points).all(axis=1)
     idx = np.flatnonzero(finite)
     dims = [_dimension(shorts[k], np.asarray(v)[idx]) for k, v in s.trial_params.items()]
-    dims += [_dimension(o.label, s.trial_points[idx, j]) for j, o in enumerate(info.objectives)]
+    dims += [
+        _dimension(o.label, s.trial_points[idx, j], log_ok=False)
+        for j, o in enumerate(info.objectives)
+    ]
     status = np.where(s.trial_eligible[idx], 0.5, 0.0)
     status[s.on_front[s.trial_group[idx]] & s.trial_eligible[idx]] = 1.0
     fig = go.Figure(
@@ -380,7 +403,7 @@ def parcoords_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
 
 def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
     """One panel per (objective, parameter): eligible configuration means ± std against the
-    parameter, one line per combination of the other parameters (up to 8), with the
+    parameter, one line per combination of the other parameters (up to 10), with the
     individual seeds as faint dots."""
     keys = list(s.params)
     shorts = short_param_names(info.param_names)
@@ -406,7 +429,10 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
         "#8c564b",
         "#e377c2",
         "#17becf",
+        "#bcbd22",
+        "#7f7f7f",
     )
+    n_colors = 0  # colours run on across columns so that one legend explains every panel
     for c, key in enumerate(keys, start=1):
         others = [o for o in keys if o != key]
         combos = sorted(
@@ -423,7 +449,7 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
             order = np.array(sorted(range(len(xs)), key=lambda i: _sort_key(xs[i])), dtype=int)
             g, xs = g[order], xs[order]
             name = ", ".join(f"{shorts[o]}={v}" for o, v in zip(others, combo or (), strict=False))
-            color = palette[n % len(palette)]
+            color = palette[(n_colors + n) % len(palette)]
             for r, obj in enumerate(info.objectives, start=1):
                 fig.add_trace(
                     go.Scatter(
@@ -435,12 +461,13 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
                         line={"color": color},
                         name=name or shorts[key],
                         legendgroup=name or shorts[key],
-                        showlegend=bool(name) and r == 1 and c == 1,
+                        showlegend=bool(name) and r == 1,
                         hovertemplate=f"{shorts[key]}=%{{x}}<br>{obj.name}=%{{y:.4g}}<extra></extra>",
                     ),
                     row=r,
                     col=c,
                 )
+        n_colors += len(combos) if lines else 1
         t = np.flatnonzero(ok[s.trial_group] & np.isfinite(s.trial_points).all(axis=1))
         for r, _obj in enumerate(info.objectives, start=1):
             fig.add_trace(

@@ -8,6 +8,7 @@ and a resumed sweep never creates a second run for the same trial.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import traceback

@@ -124,6 +124,8 @@ def test_dashboard_in_headless_chromium(results, objectives, tmp_path: Path) -> 
         assert panel.find_elements(By.CSS_SELECTOR, "img[src^='data:image/png;base64,']")
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(int(height) + 40, 6000))  # whole page in the shot
         ARTIFACTS.mkdir(exist_ok=True)
         assert driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     finally:

@@ -1,0 +1,128 @@
+"""Reliability end to end: interruptions, diverging and raising trials (real Ray + MLflow)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY_BASE, kill_matching
+
+pytestmark = pytest.mark.e2e
+
+CLI = [sys.executable, "-m", "ambientsweep"]
+
+
+def _write(tmp_path: Path, sweep: str) -> Path:
+    (tmp_path / "tiny.yaml").write_text(TINY_BASE)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(textwrap.dedent(sweep))
+    return path
+
+
+def _runs(workdir: Path, experiment: str) -> tuple[list, list, MlflowClient]:
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("ambientsweep.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("ambientsweep.role") == "trial"]
+    return parents, children, client
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str) -> None:
+    path = _write(tmp_path, """\
+        name: sig
+        base: tiny.yaml
+        overrides: {train.kimg: 6.4}
+        space:
+          train.lr: {grid: [5.0e-4, 1.0e-3, 2.0e-3]}
+        objectives:
+          - {metric: fd_digits_cnn}
+          - {metric: mem_ratio_pixels}
+        search: {algorithm: grid, max_concurrent: 1}
+    """)
+    workdir = tmp_path / "runs"
+    cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until a trial is running
+            lines.append(line)
+            if "running 1" in line:
+                break
+        time.sleep(2)
+        proc.send_signal(sig)  # the driver only, as a terminal's Ctrl-C or `kill` would
+        out, _ = proc.communicate(timeout=120)
+        lines.append(out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        kill_matching(ray_tmp)
+    text = "".join(lines)
+    assert proc.returncode == 130, text
+    assert "interrupted" in text and "Resume it with the same command" in text, text
+    assert "Traceback" not in text
+    parents, _, _ = _runs(workdir, "sig")
+    assert len(parents) == 1
+    assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
+    assert parents[0].info.status == "KILLED"
+
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    parents, children, _ = _runs(workdir, "sig")
+    assert parents[0].data.tags["ambientsweep.state"] == "complete"
+    complete = [c for c in children if c.data.tags["ambientsweep.state"] == "complete"]
+    assert len(complete) == 3
+    assert len({c.data.tags["config_hash"] for c in children}) == len(children) == 3
+
+
+def test_diverging_and_raising_trials_fail_and_sweep_goes_on(tmp_path: Path,
+                                                             ray_tmp: str) -> None:
+    empty = tmp_path / "empty_images"
+    empty.mkdir()
+    path = _write(tmp_path, f"""\
+        name: failing
+        base: tiny.yaml
+        space:
+          train.lr: {{grid: [1.0e-3, 1.0e+30]}}
+          data.name: {{grid: [digits, imagefolder]}}
+        overrides: {{data.root: {empty}}}
+        objectives:
+          - {{metric: fd_digits_cnn}}
+          - {{metric: mem_ratio_pixels}}
+        execution: {{max_failures: 1}}
+    """)
+    workdir = tmp_path / "runs"
+    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    _, children, client = _runs(workdir, "failing")
+    by = {(c.data.params["param.train.lr"], c.data.params["param.data.name"]): c
+          for c in children}
+    assert len(by) == 4
+    ok = by[("0.001", "digits")]
+    assert ok.data.tags["ambientsweep.state"] == "complete"
+    nan = by[("1e+30", "digits")]
+    assert nan.data.tags["ambientsweep.state"] == "failed"
+    assert "NaN or infinite" in nan.data.tags["ambientsweep.reason"]
+    assert nan.data.tags["ambientsweep.budget_complete"] == "false"
+    for key in (("0.001", "imagefolder"), ("1e+30", "imagefolder")):
+        raised = by[key]
+        assert raised.data.tags["ambientsweep.state"] == "failed"
+        arts = [a.path for a in client.list_artifacts(raised.info.run_id)]
+        assert "traceback.txt" in arts
+    # Failed trials never reach the front.
+    import pandas as pd
+
+    table = pd.read_csv(workdir / "sweeps" / "failing" / "exports" / "pareto_trials.csv")
+    assert set(table.loc[table["on_front"], "state"]) == {"complete"}
