@@ -115,6 +115,8 @@ def run(
     outcome = _guard(lambda: run_sweep(p, address=address, resume=resume))
     if outcome.state == "interrupted":
         raise typer.Exit(code=130)
+    if outcome.state == "tracking_lost":
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -231,13 +231,27 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
+    grid = None
     try:
-        tr.fit(setup, tr.make_trainable(ctx), [states, live], resume=resumed)
+        grid = tr.fit(setup, tr.make_trainable(ctx), [states, live], resume=resumed)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-    ended = _count_states(tracking)
+    from ambientsweep.tracking.mlflow_log import MlflowException
+
+    try:
+        if grid is not None:  # Ray's results are the record of which trials ended how
+            tracking.mark_trials(tr.ended_states(grid))
+        ended = _count_states(tracking)
+    except (MlflowException, OSError) as e:
+        print(f"\nsweep {spec.name}: the tracking store {plan.uri} cannot be reached ({e}).\n"
+              f"Ray's results are kept in {paths.ray_storage}. Once the store is back, run the "
+              f"same command again:\n  ambientsweep run {plan.loaded.path} --workdir "
+              f"{paths.root}{_uri_flag(plan)}\nIt records the ended trials and re-runs those "
+              "that could not log.", file=out, flush=True)
+        return Outcome(state="tracking_lost", counts={}, seconds=time.monotonic() - t0,
+                       exports={})
     finished = ended.get("complete", 0) + ended.get("failed", 0) + ended.get("pruned", 0)
     interrupted = interrupted or finished < plan.num_trials
     exports: dict[str, Path] = {}
@@ -259,6 +273,11 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
               f"{plan.experiment!r})", file=out, flush=True)
     return Outcome(state="interrupted" if interrupted else "complete", counts=ended,
                    seconds=seconds, exports=exports)
+
+
+def _uri_flag(plan: Plan) -> str:
+    default = plan.uri.endswith(str(plan.paths.root / "mlflow.db"))
+    return "" if default or plan.spec.tracking.uri else f" --tracking-uri {plan.uri}"
 
 
 def _count_states(tracking: Any) -> dict[str, int]:

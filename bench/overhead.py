@@ -42,8 +42,8 @@ def _one(args: tuple[str, float, int, str]) -> float:
     import yaml
 
     from ambientsweep.config import TrialConfig
-    from ambientsweep.trial import run_trial
     from ambientsweep.tracking.reporter import ListReporter
+    from ambientsweep.trial import run_trial
 
     torch.set_num_threads(threads)
     cfg = yaml.safe_load(base_text)

@@ -327,11 +327,12 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
             run_name=f"{label} r{replicate}" if label else f"r{replicate}",
             params=run_params, tags={mlflow_log.TAG_CONFIG_HASH: cfg.config_hash(),
                                      mlflow_log.TAG_GROUP: cfg.group_id()})
+        ml.set_tags({"ray.node_id": ray.get_runtime_context().get_node_id()})
         workdir = Path(ctx.sweep_dir) / "trials" / trial_id
         try:
             run_trial(cfg, _Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
         except DivergedError as e:
-            ml.set_tags({mlflow_log.TAG_REASON: f"diverged: {e}"})
+            ml.set_tags({mlflow_log.TAG_REASON: f"loss became NaN or infinite: {e}"})
             ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.latest.get(TIME_ATTR, 0)))
         except Exception as e:
             ml.fail(e, workdir)
@@ -355,34 +356,61 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 # Driver callbacks: final trial states and the live view.
 
 
+def final_state(result: dict | None, errored: bool) -> tuple[str, str | None]:
+    """(state, reason) of an ended trial from its last result."""
+    r = result or {}
+    if errored:
+        return "failed", "raised an exception (traceback.txt in the run's artifacts)"
+    if r.get(BUDGET_KEY):
+        return "complete", None
+    if r.get(DIVERGED_KEY):
+        return "failed", "loss became NaN or infinite"
+    return "pruned", "stopped early by the scheduler"
+
+
+def ended_states(grid: tune.ResultGrid) -> dict[str, tuple[str, str | None]]:
+    """Final states of every ended trial in Ray's results (to reconcile the tracking store)."""
+    out = {}
+    for r in grid:
+        trial_id = (r.metrics or {}).get("trial_id")
+        if trial_id and (r.metrics or r.error):
+            out[trial_id] = final_state(r.metrics, r.error is not None)
+    return out
+
+
 class TrialStates(tune.Callback):
-    """Sets each trial's final state in MLflow (only the driver sees pruning and errors)."""
+    """Sets each trial's final state in MLflow (only the driver sees pruning and errors).
+
+    A tracking store that cannot be reached does not stop the sweep: the state is kept in
+    `unrecorded` and written when the sweep ends (or by the next run of the same command).
+    """
 
     def __init__(self, mark: Callable[[str, str, str | None], None]) -> None:
         self.mark = mark
         self.states: dict[str, str] = {}
+        self.unrecorded: dict[str, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the run config into its experiment state; the MLflow client is not
         # picklable and is given back on restore (see `fit`).
-        return {"states": self.states, "mark": _no_mark}
+        return {"states": self.states, "mark": _no_mark, "unrecorded": {}}
+
+    def _set(self, trial_id: str, state: str, reason: str | None) -> None:
+        self.states[trial_id] = state
+        try:
+            self.mark(trial_id, state, reason)
+        except Exception as e:
+            self.unrecorded[trial_id] = f"{type(e).__name__}: {e}"
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:
-        r = trial.last_result or {}
-        if r.get(BUDGET_KEY):
-            state, reason = "complete", None
-        elif r.get(DIVERGED_KEY):
-            state, reason = "failed", "loss became NaN or infinite"
-        else:
-            state, reason = "pruned", "stopped early by the scheduler"
-        self.states[trial.trial_id] = state
-        self.mark(trial.trial_id, state, reason)
+        self._set(trial.trial_id, *final_state(trial.last_result, errored=False))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
-        self.states[trial.trial_id] = "failed"
-        self.mark(trial.trial_id, "failed", f"raised after {trial.num_failures} attempt(s)")
+        self._set(trial.trial_id, "failed",
+                  f"raised after {trial.num_failures} attempt(s) (traceback.txt in the run's "
+                  "artifacts)")
 
 
 def _short(v: Any) -> str:

@@ -127,10 +127,18 @@ class SweepTracking:
 
     def mark_trial(self, trial_id: str, state: str, reason: str | None = None) -> None:
         """Final state of a trial, set by the driver (it sees pruning and errors)."""
-        runs = [r for r in self.child_runs() if r.data.tags.get(TAG_TRIAL_ID) == trial_id]
-        for r in runs:
+        self.mark_trials({trial_id: (state, reason)})
+
+    def mark_trials(self, states: dict[str, tuple[str, str | None]]) -> None:
+        """Final states of several trials; runs already in that state are left alone."""
+        for r in self.child_runs():
+            tid = r.data.tags.get(TAG_TRIAL_ID)
+            if tid not in states or (r.data.tags.get(TAG_STATE) == states[tid][0]
+                                     and r.info.status != "RUNNING"):
+                continue
+            state, reason = states[tid]
             tags = [RunTag(TAG_STATE, state), RunTag(TAG_BUDGET, str(state == "complete").lower())]
-            if reason:
+            if reason and TAG_REASON not in r.data.tags:  # keep the trial's own, finer reason
                 tags.append(RunTag(TAG_REASON, reason[:4000]))
             self.client.log_batch(r.info.run_id, tags=tags)
             status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")

@@ -1,0 +1,219 @@
+"""A real multi-node Ray cluster and a real MLflow tracking server, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY_BASE, kill_matching
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+CLI = [sys.executable, "-m", "ambientsweep"]
+SWEEP = """\
+    name: {name}
+    base: tiny.yaml
+    space:
+      train.lr: {{grid: [5.0e-4, 1.0e-3, 2.0e-3, 4.0e-3]}}
+    objectives:
+      - {{metric: fd_digits_cnn}}
+      - {{metric: mem_ratio_pixels}}
+    resources: {{cpu: 1}}
+    execution: {{max_failures: 0}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write(tmp_path: Path, name: str) -> Path:
+    (tmp_path / "tiny.yaml").write_text(TINY_BASE)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(SWEEP.format(name=name)))
+    return path
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A head and a worker node (1 CPU, 100 MB object store each) with token auth."""
+    tmp = tempfile.mkdtemp(prefix="ascl", dir="/tmp")
+    port = _free_port()
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 1024**2),
+              "--disable-usage-stats"]
+    try:
+        subprocess.run([str(BIN / "ray"), "start", "--head", "--port", str(port),
+                        "--node-ip-address", "127.0.0.1", "--temp-dir", tmp,
+                        "--include-dashboard=false", *common],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run([str(BIN / "ray"), "start", "--address", f"127.0.0.1:{port}",
+                        "--node-ip-address", "127.0.0.1", *common],
+                       check=True, capture_output=True, timeout=120)
+        yield f"127.0.0.1:{port}"
+    finally:
+        kill_matching(tmp)
+        kill_matching(f"127.0.0.1:{port}")
+
+
+def test_sweep_on_a_two_node_cluster(tmp_path: Path, cluster: str) -> None:
+    path = _write(tmp_path, "cl")
+    workdir = tmp_path / "runs"
+    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir), "--address",
+                                cluster], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "on 2 CPU" in res.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("cl")
+    runs = [r for r in client.search_runs([exp.experiment_id])
+            if r.data.tags.get("ambientsweep.role") == "trial"]
+    assert len(runs) == 4
+    assert len({r.data.tags["ray.node_id"] for r in runs}) == 2  # trials ran on both nodes
+    for r in runs:
+        assert r.data.tags["ambientsweep.state"] == "complete"
+        assert {"fd_digits_cnn", "mem_ratio_pixels", "loss"} <= set(r.data.metrics)
+        arts = [a.path for a in client.list_artifacts(r.info.run_id, "final")]
+        assert any(a.endswith(".png") and "samples" in a for a in arts), arts
+
+
+def test_impossible_request_on_cluster_is_an_error(tmp_path: Path, cluster: str) -> None:
+    path = _write(tmp_path, "big")
+    path.write_text(path.read_text().replace("resources: {cpu: 1}", "resources: {cpu: 2}"))
+    workdir = tmp_path / "runs"
+    t0 = time.monotonic()
+    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir), "--address",
+                                cluster], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "2 CPU" in res.stderr and "no node" in res.stderr
+    assert time.monotonic() - t0 < 60
+    assert not (workdir / "mlflow.db").exists()
+
+
+class _Server:
+    """`mlflow server` on 127.0.0.1, lean: one worker, job execution off."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.port = root, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+             f"sqlite:///{self.root / 'server.db'}", "--artifacts-destination",
+             str(self.root / "artifacts"), "--serve-artifacts", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2):
+                    return
+            except OSError:
+                assert time.monotonic() < deadline and self.proc.poll() is None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[_Server]:
+    s = _Server(tmp_path)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def _search(url: str, experiment: str) -> list[dict]:
+    with urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/get-by-name?"
+                                f"experiment_name={experiment}", timeout=10) as r:
+        exp_id = json.load(r)["experiment"]["experiment_id"]
+    req = urllib.request.Request(f"{url}/api/2.0/mlflow/runs/search", method="POST",
+                                 data=json.dumps({"experiment_ids": [exp_id]}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r).get("runs", [])
+
+
+def _tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+
+
+def test_sweep_against_tracking_server(tmp_path: Path, server: _Server, ray_tmp: str) -> None:
+    path = _write(tmp_path, "srv")
+    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(tmp_path / "runs"),
+                                "--tracking-uri", server.url],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    runs = _search(server.url, "srv")
+    trials = [r for r in runs if _tags(r).get("ambientsweep.role") == "trial"]
+    assert len(trials) == 4
+    assert all(_tags(r)["ambientsweep.state"] == "complete" for r in trials)
+    assert not (tmp_path / "runs" / "mlflow.db").exists()  # everything went to the server
+    with urllib.request.urlopen(f"{server.url}/api/2.0/mlflow-artifacts/artifacts?path=",
+                                timeout=10) as r:
+        assert json.load(r).get("files")  # artifacts uploaded through the server
+
+
+def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp: str) -> None:
+    path = _write(tmp_path, "lost")
+    path.write_text(path.read_text().replace("resources: {cpu: 1}",
+                                             "resources: {cpu: 1}\nsearch: {max_concurrent: 1}"))
+    cmd = CLI + ["run", str(path), "--workdir", str(tmp_path / "runs"), "--tracking-uri",
+                 server.url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip().startswith("complete"):
+                server.stop()  # the server goes away after the first trial
+                break
+        out, _ = proc.communicate(timeout=300)
+        lines.append(out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = "".join(lines)
+    assert proc.returncode == 1, text
+    assert "cannot be reached" in text and "run the same command again" in text, text
+    assert "Traceback" not in text.split("cannot be reached")[-1]
+
+    server.start()  # back: the same command records everything, nothing lost
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    trials = [r for r in _search(server.url, "lost")
+              if _tags(r).get("ambientsweep.role") == "trial"]
+    complete = [r for r in trials if _tags(r)["ambientsweep.state"] == "complete"]
+    assert len({_tags(r)["config_hash"] for r in complete}) == 4
