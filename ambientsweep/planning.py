@@ -56,7 +56,8 @@ def estimate_trial_seconds(cfg: TrialConfig, threads: int) -> tuple[float, str]:
         per_step = _time_call(step, 5)
         x = torch.randn(min(cfg.eval.num_samples, 256), c, h, h)
         sig = torch.ones(x.shape[0])
-        cond = torch.ones(x.shape[0], method.extra_channels, h, h) if method.extra_channels else None
+        extra = method.extra_channels
+        cond = torch.ones(x.shape[0], extra, h, h) if extra else None
         with torch.no_grad():
             per_eval_batch = _time_call(lambda: net(x, sig, cond), 2)
     finally:
