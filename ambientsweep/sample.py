@@ -24,7 +24,7 @@ def sample_trial(trial: Path, *, n: int, out: Path | None = None, seed: int = 0)
                         "(<workdir>/sweeps/<sweep>/trials/<trial id>) or its checkpoint.pt")
     if n < 1:
         raise UserError("-n must be at least 1")
-    net, config = load_ema_denoiser(ckpt, map_location="cpu")
+    net, config = load_ema_denoiser(ckpt, device="cpu")
     method = build_method(config)
     with torch.no_grad():
         x = method.sample(net.eval(), n, generator("sample", seed))

@@ -60,12 +60,12 @@ def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str 
     if smoke:
         over = dict(SMOKE_OVERRIDES["*"])
         over.update(SMOKE_OVERRIDES.get(loaded.base.get("method", {}).get("kind", "edm"), {}))
-        from ambientsweep.spec.load import _merge_dotted
-
-        base = _merge_dotted(loaded.base, over)
         spec = spec.model_copy(update={"name": f"{spec.name}-smoke"})
-        loaded = dataclasses.replace(loaded, spec=spec, base=base)
+        loaded = dataclasses.replace(loaded.with_overrides(over), spec=spec)
         max_trials = max_trials or 2
+    root = loaded.base.get("data", {}).get("root")
+    if root and not Path(root).expanduser().is_absolute():  # Ray trials run elsewhere
+        loaded = loaded.with_overrides({"data.root": str(Path(root).expanduser().resolve())})
     paths = sweep_paths(workdir, spec.name)
     check_writable(paths.root)
     from ambientsweep.tracking.mlflow_log import check_reachable, default_uri
@@ -201,10 +201,7 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
             tracking.client.set_tag(r.info.run_id, "ambientsweep.state", "interrupted")
 
     cpus = spec.resources.threads or max(1, int(spec.resources.cpu))
-    from ambientsweep.spec.load import _merge_dotted
-
-    loaded = dataclasses.replace(plan.loaded, base=_merge_dotted(
-        plan.loaded.base, {"train.num_threads": cpus}))
+    loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
     ctx = tr.TrialContext(loaded=loaded, sweep=spec.name, uri=plan.uri,
                           experiment_id=tracking.experiment_id, parent_run_id=parent,
                           sweep_dir=str(paths.sweep_dir), cache_dir=str(paths.cache))
@@ -216,7 +213,7 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
                          resources=resources, max_failures=spec.execution.max_failures)
     states = tr.TrialStates(tracking.mark_trial)
     live = tr.LiveView([(o.metric, o.mode) for o in spec.objectives], states, out,
-                       total=plan.num_trials)
+                       total=plan.num_trials, max_kimg=max_kimg(plan))
     total = cluster.total
     print(f"sweep {spec.name}: {plan.num_trials} trials ({plan.num_configs} configurations x "
           f"{spec.replicates} replicates), {spec.resources.cpu:g} CPU / "

@@ -70,8 +70,9 @@ class _TrialHooks:
         tag = "final" if point.final else f"step{point.step:09d}"
         out_dir = self.workdir / "eval" / tag if self.config.eval.save_images else None
         # The method says which images count as its training set (known after train_sets()).
+        # (The ratio test needs two neighbours: a set of one image has no memorization metric.)
         targets = {suffix: self._originals(ids)
-                   for suffix, ids in self.method.memorization_sets().items()}
+                   for suffix, ids in self.method.memorization_sets().items() if len(ids) >= 2}
         metrics, paths = self.evaluator(samples.float().cpu(), targets, out_dir=out_dir,
                                         step=point.step)
         if out_dir is not None:
@@ -117,9 +118,9 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
     splits = load_splits(config.data, seed=config.seed, replicate=config.replicate)
     method = build_method(config)
     evaluator = Evaluator(config.eval, splits, cache_dir=cache_dir, device=device)
+    # Method tags come from the Trainer, once the method has built its train sets.
     reporter.set_tags({"method": config.method.kind, "config_hash": config.config_hash(),
-                       "group_id": config.group_id(), "device": str(device),
-                       **method.tags()})
+                       "group_id": config.group_id(), "device": str(device)})
     hooks = _TrialHooks(config, splits, method, evaluator, workdir, device)
     trainer = Trainer(config, method, splits, device=device, reporter=reporter, hooks=hooks,
                       workdir=workdir)

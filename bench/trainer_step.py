@@ -72,31 +72,33 @@ def time_hand_loop(cfg: TrialConfig, splits: Splits, steps: int, *, ema: bool) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=60, help="steps at 8x8 (fewer above)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--resolutions", default="8,16,32", help="digits resized to these")
     args = parser.parse_args()
     torch.set_num_threads(1)
     batch = 64
-    cfg = TrialConfig(
-        data=DataConfig(train_size=50),
-        train=TrainConfig(
-            kimg=args.steps * batch / 1000, batch_size=batch, log_every_kimg=10 * batch / 1000
-        ),
-    )
-    splits = load_splits(cfg.data, seed=cfg.seed, replicate=cfg.replicate)
-    time_hand_loop(cfg, splits, 5, ema=True)  # warm-up (allocator, kernels)
-    trainer, hand, bare = [], [], []
-    for _ in range(args.repeats):
-        trainer.append(time_trainer(cfg, splits, args.steps))
-        hand.append(time_hand_loop(cfg, splits, args.steps, ema=True))
-        bare.append(time_hand_loop(cfg, splits, args.steps, ema=False))
-    tr, hd, br = min(trainer), min(hand), min(bare)
-    print(f"micro UNet, batch {batch}, {args.steps} steps x {args.repeats} repeats, 1 thread")
-    print(f"trainer                 {1000 * tr:7.2f} ms/step")
-    print(f"hand loop (Adam + EMA)  {1000 * hd:7.2f} ms/step")
-    print(f"hand loop (Adam only)   {1000 * br:7.2f} ms/step")
-    print(f"ratio trainer / hand loop (Adam + EMA): {tr / hd:.3f}")
-    print(f"ratio trainer / hand loop (Adam only):  {tr / br:.3f}")
+    print(f"default UNet, batch {batch}, best of {args.repeats} repeats, 1 thread")
+    print(f"{'res':>5s} {'steps':>5s} {'trainer ms':>11s} {'hand ms':>9s} {'bare ms':>9s} "
+          f"{'img/s':>7s} {'trainer/hand':>12s} {'trainer/bare':>12s}")
+    for res in (int(r) for r in args.resolutions.split(",")):
+        steps = max(8, round(args.steps * (8 / res) ** 2))
+        cfg = TrialConfig(
+            data=DataConfig(train_size=50, resolution=None if res == 8 else res),
+            train=TrainConfig(kimg=steps * batch / 1000, batch_size=batch,
+                              log_every_kimg=10 * batch / 1000),
+        )
+        splits = load_splits(cfg.data, seed=cfg.seed, replicate=cfg.replicate)
+        time_hand_loop(cfg, splits, 3, ema=True)  # warm-up (allocator, kernels)
+        trainer, hand, bare = [], [], []
+        for _ in range(args.repeats):
+            trainer.append(time_trainer(cfg, splits, steps))
+            hand.append(time_hand_loop(cfg, splits, steps, ema=True))
+            bare.append(time_hand_loop(cfg, splits, steps, ema=False))
+        tr, hd, br = min(trainer), min(hand), min(bare)
+        print(f"{res:>3d}^2 {steps:5d} {1000 * tr:11.1f} {1000 * hd:9.1f} {1000 * br:9.1f} "
+              f"{batch / tr:7.0f} {tr / hd:12.3f} {tr / br:12.3f}", flush=True)
+    print("hand = minimal loop with Adam + EMA; bare = Adam only; img/s = the trainer's")
 
 
 if __name__ == "__main__":

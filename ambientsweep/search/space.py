@@ -32,7 +32,7 @@ class DefineByRun:
     """
 
     def __init__(self, spec: SweepSpec) -> None:
-        self.items = list(spec.space.items())
+        self.items = spec.ordered_space()  # a `when` key is suggested after what it needs
 
     def __call__(self, trial: optuna.Trial) -> None:
         point: dict[str, Any] = {}

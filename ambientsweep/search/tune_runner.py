@@ -268,10 +268,13 @@ class _RayReporter:
 
     def __init__(self) -> None:
         self.latest: dict[str, float] = {}
+        self.kimg = 0.0
 
     def report(self, metrics: dict[str, float], *, step: int) -> None:
+        # Per-round metrics (SFBD) come with step = round: the time axis only moves forward.
+        self.kimg = max(self.kimg, step / 1000.0)
         self.latest.update(metrics)
-        tune.report({**self.latest, TIME_ATTR: step / 1000.0})
+        tune.report({**self.latest, TIME_ATTR: self.kimg})
 
     def artifact(self, path: Path, subdir: str | None = None) -> None:
         return None
@@ -425,9 +428,10 @@ class LiveView(tune.Callback):
     """A compact terminal view: counts, elapsed time, best objective values so far."""
 
     def __init__(self, objectives: list[tuple[str, str]], states: TrialStates, out: TextIO,
-                 every_s: float = 15.0, total: int | None = None) -> None:
+                 every_s: float = 30.0, total: int | None = None,
+                 max_kimg: float | None = None) -> None:
         self.objectives, self.states, self.out = objectives, states, out
-        self.every_s, self.total = every_s, total
+        self.every_s, self.total, self.max_kimg = every_s, total, max_kimg
         self.t0 = time.monotonic()
         self._last = 0.0
         self.best: dict[str, float] = {}
@@ -452,8 +456,13 @@ class LiveView(tune.Callback):
         el = int(time.monotonic() - self.t0)
         total = f"/{self.total}" if self.total else ""
         best = ", ".join(f"{m} {self.best[m]:.4g}" for m, _ in self.objectives if m in self.best)
+        progress = ""
+        if self.max_kimg and counts["running"]:
+            done = [min(1.0, float((t.last_result or {}).get(TIME_ATTR, 0.0)) / self.max_kimg)
+                    for t in trials if t.status == Trial.RUNNING]
+            progress = " (" + " ".join(f"{p:.0%}" for p in done) + ")"
         parts = [f"[{el // 60:02d}:{el % 60:02d}]", f"done {counts['done']}{total}",
-                 f"running {counts['running']}", f"pending {counts['pending']}",
+                 f"running {counts['running']}{progress}", f"pending {counts['pending']}",
                  f"failed {counts['failed']}"]
         if counts["pruned"]:
             parts.append(f"pruned {counts['pruned']}")

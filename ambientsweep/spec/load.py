@@ -6,6 +6,7 @@ path, the line where the YAML gives one, what was wrong and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ class LoadedSweep:
     path: Path  # the sweep file (absolute)
     base_path: Path  # the resolved base config file (absolute)
     base: dict[str, Any]  # base config with the sweep's method and overrides applied
+
+    def with_overrides(self, dotted: dict[str, Any]) -> LoadedSweep:
+        """The same sweep with more fixed dotted keys in its base (smoke budget, threads)."""
+        return dataclasses.replace(self, base=_merge_dotted(self.base, dotted))
 
     def trial_config(self, params: dict[str, Any], replicate: int = 0) -> TrialConfig:
         """The resolved config of one trial: base + searched params + seed + replicate."""

@@ -167,6 +167,7 @@ class SweepSpec(_Frozen):
             for dep in (p.when or {}):
                 if dep not in self.space:
                     raise ValueError(f"space.{key}.when: {dep!r} is not a searched key")
+        self.ordered_space()  # raises on a cycle of `when` conditions
         if self.search.algorithm == "grid":
             bad = [k for k, p in self.space.items() if p.kind not in ("grid", "choice")]
             if bad:
@@ -184,6 +185,26 @@ class SweepSpec(_Frozen):
         if self.search.algorithm != "optuna" and "sampler" in self.search.model_fields_set:
             raise ValueError("search.sampler applies to algorithm optuna only")
         return self
+
+    def ordered_space(self) -> list[tuple[str, Param]]:
+        """Searched keys with every `when` dependency before the keys that depend on it."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(key: str) -> None:
+            if key in order:
+                return
+            if key in visiting:
+                raise ValueError(f"space.{key}.when: the `when` conditions form a cycle")
+            visiting.add(key)
+            for dep in self.space[key].when or {}:
+                visit(dep)
+            visiting.discard(key)
+            order.append(key)
+
+        for key in self.space:
+            visit(key)
+        return [(k, self.space[k]) for k in order]
 
     @property
     def directions(self) -> list[Literal["min", "max"]]:

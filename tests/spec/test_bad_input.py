@@ -182,3 +182,11 @@ def test_schema_prints_json_schema(runner: CliRunner) -> None:
     schema = json.loads(res.output)
     assert "objectives" in schema["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_when_cycle_is_an_error(tmp_path: Path, runner: CliRunner) -> None:
+    text = sweep_text(space="\n  train.lr: {grid: [0.1], when: {train.batch_size: 8}}"
+                            "\n  train.batch_size: {grid: [8], when: {train.lr: 0.1}}")
+    res = runner.invoke(app, ["validate", str(_write(tmp_path, text, BASE))])
+    assert res.exit_code == 2
+    assert "form a cycle" in res.stderr
