@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from ambientsweep.search.space import define_by_run, optuna_sampler
 from ambientsweep.search.tune_runner import BudgetAwareOptunaSearch, ReplicateSearcher
-from ambientsweep.spec import load_sweep
+from ambientsweep.spec import SweepSpec, load_sweep
 
 SWEEP = """\
     name: s
@@ -28,19 +28,19 @@ SWEEP = """\
 
 
 @pytest.fixture
-def spec(tmp_path: Path):  # noqa: ANN201
+def spec(tmp_path: Path) -> SweepSpec:
     (tmp_path / "base.yaml").write_text("method: {kind: edm}\n")
     (tmp_path / "s.yaml").write_text(textwrap.dedent(SWEEP))
     return load_sweep(tmp_path / "s.yaml").spec
 
 
-def _searcher(spec) -> tuple[ReplicateSearcher, BudgetAwareOptunaSearch]:  # noqa: ANN001
+def _searcher(spec: SweepSpec) -> tuple[ReplicateSearcher, BudgetAwareOptunaSearch]:
     inner = BudgetAwareOptunaSearch(space=define_by_run(spec), metric=spec.metric_names,
                                     mode=spec.directions, sampler=optuna_sampler(spec), seed=0)
     return ReplicateSearcher(inner, 2, spec.metric_names, spec.directions), inner
 
 
-def test_replicates_share_a_config_and_optuna_gets_their_mean(spec) -> None:  # noqa: ANN001
+def test_replicates_share_a_config_and_optuna_gets_their_mean(spec: SweepSpec) -> None:
     rs, inner = _searcher(spec)
     a, b = rs.suggest("t1"), rs.suggest("t2")
     assert a["replicate"] == 0 and b["replicate"] == 1
@@ -59,7 +59,7 @@ def test_replicates_share_a_config_and_optuna_gets_their_mean(spec) -> None:  # 
     assert done[0].values == pytest.approx([15.0, 0.3])
 
 
-def test_a_short_replicate_prunes_the_configuration(spec) -> None:  # noqa: ANN001
+def test_a_short_replicate_prunes_the_configuration(spec: SweepSpec) -> None:
     rs, inner = _searcher(spec)
     rs.suggest("t1")
     rs.suggest("t2")
@@ -69,7 +69,7 @@ def test_a_short_replicate_prunes_the_configuration(spec) -> None:  # noqa: ANN0
     assert [t.state for t in inner._ot_study.trials] == [TrialState.PRUNED]
 
 
-def test_a_diverged_replicate_fails_the_configuration(spec) -> None:  # noqa: ANN001
+def test_a_diverged_replicate_fails_the_configuration(spec: SweepSpec) -> None:
     rs, inner = _searcher(spec)
     rs.suggest("t1")
     rs.suggest("t2")
@@ -79,14 +79,14 @@ def test_a_diverged_replicate_fails_the_configuration(spec) -> None:  # noqa: AN
     assert [t.state for t in inner._ot_study.trials] == [TrialState.FAIL]
 
 
-def test_conditional_parameter_only_when_active(spec) -> None:  # noqa: ANN001
+def test_conditional_parameter_only_when_active(spec: SweepSpec) -> None:
     rs, _ = _searcher(spec)
     seen = [rs.suggest(f"t{i}") for i in range(0, 16, 2)]
     for cfg in seen:
         assert ("method.clean_fraction" in cfg) == (cfg["train.batch_size"] == 64)
 
 
-def test_state_survives_save_and_restore(spec, tmp_path: Path) -> None:  # noqa: ANN001
+def test_state_survives_save_and_restore(spec: SweepSpec, tmp_path: Path) -> None:
     rs, _ = _searcher(spec)
     first = rs.suggest("t1")
     rs.save(str(tmp_path / "state.pkl"))
