@@ -254,7 +254,10 @@ def fetch_weights(
     from ambientsweep.metrics.weights import fetch_weights as fetch
 
     t0 = time.monotonic()
-    path = _guard(lambda: fetch(name, workdir.resolve() / "cache"))
+    from ambientsweep.workdir import sweep_paths
+
+    cache = sweep_paths(workdir, "fetch").cache  # the cache every sweep of this work dir uses
+    path = _guard(lambda: fetch(name, cache))
     typer.echo(f"{name}: {path} ({time.monotonic() - t0:.1f} s)")
 
 

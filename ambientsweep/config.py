@@ -34,6 +34,10 @@ class DataConfig(_Frozen):
     train_size: int | None = Field(None, ge=2)  # N training images (first N of the seeded pool)
     train_fraction: Fraction | None = None  # or a fraction of the pool; not both
     reference_size: int = Field(500, ge=10)  # held-out fidelity reference split
+    # Images that train the fidelity feature classifier, fixed by split_seed and disjoint from
+    # the reference split and from every training subset (so a copier is not favoured by
+    # features fitted on its training images). None = train it on the whole pool.
+    classifier_size: int | None = Field(500, ge=10)
     split_seed: int = 0  # fixes the reference split for all trials of all sweeps
 
     @model_validator(mode="after")

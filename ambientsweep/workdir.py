@@ -19,7 +19,10 @@ class SweepPaths:
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache"
+        """Shared caches (feature classifier, weights); AMBIENTSWEEP_CACHE shares one across
+        work dirs."""
+        env = os.environ.get("AMBIENTSWEEP_CACHE")
+        return Path(env).expanduser().resolve() if env else self.root / "cache"
 
     @property
     def artifacts(self) -> Path:

@@ -49,6 +49,19 @@ def kill_matching(fragment: str) -> None:
         time.sleep(0.2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One feature-classifier cache for every sweep the tests run (it trains once, ~15 s)."""
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("AMBIENTSWEEP_CACHE")
+    os.environ["AMBIENTSWEEP_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("AMBIENTSWEEP_CACHE", None)
+    else:
+        os.environ["AMBIENTSWEEP_CACHE"] = old
+
+
 @pytest.fixture
 def ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A short private Ray temp dir (socket paths must stay under 107 chars); Ray processes

@@ -16,14 +16,17 @@ Splits (image ids are positions in the full dataset; for the torchvision dataset
 split comes first, then the test split):
 
 - Datasets without an official test split (``digits``, ``imagefolder``): the reference split is
-  ``reference_size`` images drawn by ``split_seed`` alone; the pool is the rest.
+  ``reference_size`` images drawn by ``split_seed`` alone, then ``classifier_size`` images
+  for the feature classifier; the pool (training subsets) is the rest.
 - ``mnist``, ``fashion_mnist``, ``cifar10``: the pool is the official *train* split and the
   reference split is ``reference_size`` images of the official *test* split (drawn by
-  ``split_seed``), so the reference is never trained on and the classifier behind
-  ``fd_digits_cnn`` never sees it. The papers (EDM ``fid.py``, SFBD, Ambient Diffusion) compute
-  CIFAR-10 FID against statistics of the whole *training* set; a preset that wants the closest
-  equivalent sets ``data.reference_size: 10000`` (the whole test split, whose Inception
-  statistics differ little from the train split's) with ``eval.features: inception`` and
+  ``split_seed``), and the classifier images are the next ``classifier_size`` test images, so
+  neither the reference nor any training image is ever seen by the classifier behind
+  ``fd_digits_cnn``; ``classifier_size: null`` trains it on the pool instead. The papers
+  (EDM ``fid.py``, SFBD, Ambient Diffusion) compute CIFAR-10 FID against statistics of the
+  whole *training* set; a preset that wants the closest equivalent sets
+  ``data.reference_size: 10000`` (the whole test split, whose Inception statistics differ
+  little from the train split's) with ``eval.features: inception`` and
   ``eval.num_samples: 50000``. Reference statistics on the train split itself would need a new
   ``DataConfig`` option (e.g. ``reference_from: train``), not provided here.
 - Training subset: the first N images of a permutation of the pool keyed by ``(seed, replicate)``
@@ -108,18 +111,29 @@ def load_splits(cfg: DataConfig, seed: int, replicate: int) -> Splits:
             f"{cfg.name!r} test split"
         )
 
+    n_cls = cfg.classifier_size or 0
+    if cfg.reference_size + n_cls > n_source - (1 if test_part is None else 0):
+        raise UserError(
+            f"data.reference_size={cfg.reference_size} + data.classifier_size={n_cls} exceed "
+            f"the {n_source} images of {cfg.name!r}"
+            + (" (its test split)" if test_part is not None else "")
+        )
     ref_perm = torch.randperm(n_source, generator=generator("reference_split", cfg.split_seed))
     ref_rows = ref_perm[: cfg.reference_size].sort().values
+    cls_rows = ref_perm[cfg.reference_size : cfg.reference_size + n_cls].sort().values
     reference = _take(source, ref_rows)
+    held_out = _take(source, cls_rows)  # the classifier's own images (when classifier_size)
 
     if test_part is None:
         keep = torch.ones(n_source, dtype=torch.bool)
         keep[ref_rows] = False
+        keep[cls_rows] = False
         pool_rows = keep.nonzero().squeeze(1)
         pool = _take(train_part, pool_rows)
         pool_ids = pool_rows
     else:
         pool, pool_ids = train_part, torch.arange(offset)
+    classifier = held_out if cfg.classifier_size else pool
 
     n_train = _train_count(cfg, len(pool_ids))
     train_perm = torch.randperm(
@@ -131,8 +145,8 @@ def load_splits(cfg: DataConfig, seed: int, replicate: int) -> Splits:
         train_index=pool_ids[train_rows].to(torch.int64),
         reference=reference.images,
         reference_labels=reference.labels,
-        classifier=pool.images,
-        classifier_labels=pool.labels,
+        classifier=classifier.images,
+        classifier_labels=classifier.labels,
         name=cfg.name,
     )
 

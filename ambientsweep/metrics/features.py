@@ -16,9 +16,11 @@ Nothing falls back from one feature space to another: a missing prerequisite is 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -73,12 +75,12 @@ class CnnConfig:
 
     width: int = 24  # channels of the first stage (the second has 2x)
     feat_dim: int = 64  # feature (penultimate) layer width
-    steps: int = 800  # Adam steps
+    steps: int = 2000  # Adam steps (0.95-0.97 held-out accuracy on 500 digits, ~15 s CPU)
     batch_size: int = 64
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 5e-4
     shift: int = 1  # random translation augmentation, pixels (at 8x8)
-    version: int = 1  # bump when the code below changes what is learned
+    version: int = 2  # bump when the code below changes what is learned
 
 
 class DigitsCnn(nn.Module):
@@ -132,6 +134,17 @@ def _shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
     return torch.stack(
         [p[:, i : i + h, j : j + w] for p, (i, j) in zip(pad, offs.tolist(), strict=True)]
     )
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads, restoring the previous count afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def train_digits_cnn(
@@ -228,7 +241,11 @@ def load_or_train_cnn(
         net.to(device)
     else:
         gen = generator("digits_cnn", key)
-        net = train_digits_cnn(splits.classifier, labels, num_classes, cfg, gen, device)
+        # NOTE: this net is too small to gain from threads; with other trials on the same cores,
+        # 2 spinning OpenMP threads measured 8x the CPU time of 1 thread (66 s vs 8 s).
+        threads = 1 if device.type == "cpu" else torch.get_num_threads()
+        with _cpu_threads(threads):
+            net = train_digits_cnn(splits.classifier, labels, num_classes, cfg, gen, device)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         torch.save({k: v.cpu() for k, v in net.state_dict().items()}, tmp)

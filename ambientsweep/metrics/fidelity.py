@@ -28,6 +28,8 @@ from scipy import linalg
 
 __all__ = ["GaussianStats", "frechet_distance", "gaussian_stats", "kernel_distance"]
 
+_WHOLE_KERNEL_MAX = 2500  # precompute full kernel matrices up to this many features per set
+
 
 @dataclass(frozen=True)
 class GaussianStats:
@@ -89,13 +91,29 @@ def kernel_distance(
         raise ValueError("KID needs at least 2 features in each set")
     if m == x_all.shape[0] == y_all.shape[0]:
         num_subsets = 1  # every subset is the whole of both sets: one evaluation is exact
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a @ b.T / d + 1.0) ** 3
+
+    # small sets: the whole kernel matrices once, then each subset indexes into them
+    whole = max(x_all.shape[0], y_all.shape[0]) <= _WHOLE_KERNEL_MAX
+    if whole:
+        k_xx_all, k_yy_all, k_xy_all = (
+            kernel(x_all, x_all),
+            kernel(y_all, y_all),
+            kernel(x_all, y_all),
+        )
     total = 0.0
     for _ in range(num_subsets):
-        x = x_all[rng.choice(x_all.shape[0], m, replace=False)]
-        y = y_all[rng.choice(y_all.shape[0], m, replace=False)]
-        k_xx = (x @ x.T / d + 1.0) ** 3
-        k_yy = (y @ y.T / d + 1.0) ** 3
-        k_xy = (x @ y.T / d + 1.0) ** 3
+        ix = rng.choice(x_all.shape[0], m, replace=False)
+        iy = rng.choice(y_all.shape[0], m, replace=False)
+        if whole:
+            k_xx = k_xx_all[np.ix_(ix, ix)]
+            k_yy = k_yy_all[np.ix_(iy, iy)]
+            k_xy = k_xy_all[np.ix_(ix, iy)]
+        else:
+            x, y = x_all[ix], y_all[iy]
+            k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
         within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m - 1)
         total += within - 2.0 * k_xy.sum() / m
     return float(total / num_subsets / m)

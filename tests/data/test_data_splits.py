@@ -20,9 +20,9 @@ def test_digits_shapes_and_range() -> None:
     s = load_splits(DataConfig(train_size=50), seed=0, replicate=0)
     assert s.train.shape == (50, 1, 8, 8) and s.train.dtype == torch.float32
     assert s.reference.shape == (500, 1, 8, 8)
-    assert s.classifier.shape == (1297, 1, 8, 8)
+    assert s.classifier.shape == (500, 1, 8, 8)
     assert s.reference_labels is not None and s.reference_labels.shape == (500,)
-    assert s.classifier_labels is not None and s.classifier_labels.shape == (1297,)
+    assert s.classifier_labels is not None and s.classifier_labels.shape == (500,)
     assert float(s.train.min()) == -1.0 and float(s.train.max()) == 1.0
     assert s.train_index.dtype == torch.int64 and s.name == "digits"
 
@@ -41,10 +41,27 @@ def test_reference_disjoint_and_fixed_by_split_seed_only() -> None:
     assert torch.equal(a.reference, b.reference)
     c = load_splits(DataConfig(train_size=100, split_seed=1), seed=0, replicate=0)
     assert not torch.equal(a.reference, c.reference)
-    # the pool (= classifier images) holds every training image and no reference image
-    pool = {tuple(x.flatten().tolist()) for x in a.classifier}
-    assert all(tuple(x.flatten().tolist()) in pool for x in a.train)
-    assert len(a.classifier) + len(a.reference) == 1797
+    # the classifier's images: fixed, and disjoint from the reference and every training image
+    whole = load_splits(DataConfig(), seed=5, replicate=1)
+    assert torch.equal(a.classifier, whole.classifier)
+    from sklearn.datasets import load_digits
+
+    images = torch.as_tensor(load_digits().images, dtype=torch.float32)[:, None] / 16 * 2 - 1
+    rows = {i: tuple(x.flatten().tolist()) for i, x in enumerate(images)}
+    cls_rows = {i for i, x in rows.items() if x in {tuple(c.flatten().tolist())
+                                                     for c in a.classifier}}
+    ref_rows = {i for i, x in rows.items() if x in {tuple(r.flatten().tolist())
+                                                     for r in a.reference}}
+    assert not cls_rows & set(whole.train_index.tolist())  # never a training image
+    assert len(a.classifier) + len(a.reference) + len(whole.train) == 1797
+    assert len(cls_rows | ref_rows | set(whole.train_index.tolist())) == 1797
+
+
+def test_classifier_on_the_pool_when_not_reserved() -> None:
+    s = load_splits(DataConfig(train_size=100, classifier_size=None), seed=0, replicate=0)
+    assert len(s.classifier) + len(s.reference) == 1797
+    pool = {tuple(x.flatten().tolist()) for x in s.classifier}
+    assert all(tuple(x.flatten().tolist()) in pool for x in s.train)
 
 
 def test_subsets_nested_and_keyed_by_seed_and_replicate() -> None:
@@ -54,9 +71,9 @@ def test_subsets_nested_and_keyed_by_seed_and_replicate() -> None:
     other = load_splits(DataConfig(train_size=50), seed=0, replicate=1)
     assert not torch.equal(other.train_index, small.train_index)
     whole = load_splits(DataConfig(), seed=0, replicate=0)
-    assert len(whole.train) == 1297
+    assert len(whole.train) == 797
     frac = load_splits(DataConfig(train_fraction=0.5), seed=0, replicate=0)
-    assert len(frac.train) == round(0.5 * 1297)
+    assert len(frac.train) == round(0.5 * 797)
 
 
 def test_digits_resize() -> None:
@@ -67,7 +84,7 @@ def test_digits_resize() -> None:
 
 def test_too_many_training_images_is_a_user_error() -> None:
     with pytest.raises(UserError, match=r"data\.train_size"):
-        load_splits(DataConfig(train_size=1298), seed=0, replicate=0)
+        load_splits(DataConfig(train_size=798), seed=0, replicate=0)
 
 
 # --- torchvision layouts written by hand (never downloaded) --------------------------------
@@ -94,7 +111,8 @@ def _fake_mnist(root: Path, folder: str, n_train: int = 40, n_test: int = 30) ->
 )
 def test_mnist_layout(tmp_path: Path, name: str, folder: str) -> None:
     _fake_mnist(tmp_path, folder)
-    cfg = DataConfig(name=name, root=tmp_path, reference_size=10, train_size=8)
+    cfg = DataConfig(name=name, root=tmp_path, reference_size=10, train_size=8,
+                     classifier_size=None)
     s = load_splits(cfg, seed=0, replicate=0)
     assert s.train.shape == (8, 1, 28, 28) and s.reference.shape == (10, 1, 28, 28)
     assert len(s.classifier) == 40  # the train split is the pool
@@ -120,7 +138,8 @@ def test_cifar10_layout(tmp_path: Path) -> None:
         }
         with open(folder / name, "wb") as fh:
             pickle.dump(entry, fh)
-    s = load_splits(DataConfig(name="cifar10", root=tmp_path, reference_size=10), 0, 0)
+    s = load_splits(DataConfig(name="cifar10", root=tmp_path, reference_size=10,
+                                 classifier_size=None), 0, 0)
     assert s.train.shape == (60, 3, 32, 32) and s.reference.shape == (10, 3, 32, 32)
     assert s.reference_labels is not None and s.classifier_labels is not None
 
@@ -148,7 +167,8 @@ def test_imagefolder_gray_and_rgb(tmp_path: Path) -> None:
                 gray / cls / f"{i}.png"
             )
     s = load_splits(
-        DataConfig(name="imagefolder", root=gray, resolution=8, reference_size=10),
+        DataConfig(name="imagefolder", root=gray, resolution=8, reference_size=10,
+                   classifier_size=None),
         seed=0,
         replicate=0,
     )
@@ -159,7 +179,8 @@ def test_imagefolder_gray_and_rgb(tmp_path: Path) -> None:
     rgb.mkdir()
     for i in range(12):
         Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(rgb / f"{i}.jpg")
-    s = load_splits(DataConfig(name="imagefolder", root=rgb, reference_size=10), 0, 0)
+    s = load_splits(DataConfig(name="imagefolder", root=rgb, reference_size=10,
+                                 classifier_size=None), 0, 0)
     assert s.train.shape == (2, 3, 6, 6) and s.classifier_labels is None
 
 

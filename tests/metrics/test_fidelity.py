@@ -64,3 +64,14 @@ def test_kid_subsets_reproducible_and_near_zero_for_same_law() -> None:
         a, b + 1.0, np.random.default_rng(5), num_subsets=20, max_subset_size=100
     )
     assert abs(one) < 0.05 < far
+
+
+def test_kid_whole_kernel_shortcut_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ambientsweep.metrics import fidelity
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(300, 8)), rng.normal(size=(200, 8)) + 0.2
+    fast = kernel_distance(a, b, np.random.default_rng(9), num_subsets=10, max_subset_size=150)
+    monkeypatch.setattr(fidelity, "_WHOLE_KERNEL_MAX", 0)
+    slow = kernel_distance(a, b, np.random.default_rng(9), num_subsets=10, max_subset_size=150)
+    assert fast == pytest.approx(slow, rel=1e-9)
