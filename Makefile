@@ -1,4 +1,6 @@
 # Two commands on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,12 +9,16 @@ SWEEP ?= sweeps/sfbd_clean_fraction.yaml
 
 .PHONY: run test lint bench browser clean-venv
 
+# This machine kind's pip config names local indexes that warn on every package: hidden.
+PIPQUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
 # torch/torchvision are pinned here, not in pyproject.toml: on this machine kind pip takes
-# exactly these from local disk (pyproject only asks for a lower bound).
+# exactly these from local disk (pyproject only asks for a lower bound). Re-installs only when
+# pyproject.toml changes.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 2>&1 | $(PIPQUIET)
+	$(BIN)/pip install -q -e '.[dev]' 2>&1 | $(PIPQUIET)
 	@touch $(STAMP)
 
 run: $(STAMP)
