@@ -41,7 +41,7 @@ def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str
     path = _write(tmp_path, """\
         name: sig
         base: tiny.yaml
-        overrides: {train.kimg: 6.4}
+        overrides: {train.kimg: 192}
         space:
           train.lr: {grid: [5.0e-4, 1.0e-3, 2.0e-3]}
         objectives:
@@ -51,24 +51,24 @@ def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str
     """)
     workdir = tmp_path / "runs"
     cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    lines: list[str] = []
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    trials = workdir / "sweeps" / "sig" / "trials"
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # wait until a trial is running
-            lines.append(line)
-            if "running 1" in line:
-                break
-        time.sleep(2)
+        deadline = time.monotonic() + 300
+        while not list(trials.glob("*/config.json")):  # a trial has started training
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(1)
         proc.send_signal(sig)  # the driver only, as a terminal's Ctrl-C or `kill` would
-        out, _ = proc.communicate(timeout=120)
-        lines.append(out)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         kill_matching(ray_tmp)
-    text = "".join(lines)
+    text = log.read_text()
     assert proc.returncode == 130, text
     assert "interrupted" in text and "Resume it with the same command" in text, text
     assert "Traceback" not in text
