@@ -163,6 +163,16 @@ def aggregate_replicates(df: pd.DataFrame, objectives: Sequence[ObjectiveLike]) 
 # Fronts over one or several sweeps.
 
 
+def as_float(value: object) -> float:
+    """A swept value as a number for colour scales and axes; NaN for booleans and text."""
+    if isinstance(value, (bool, np.bool_)):
+        return float("nan")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def format_value(value: object) -> str:
     """Short text for a parameter value (``0.05``, ``1e-04``, ``True``, ``sfbd``)."""
     if isinstance(value, (bool, np.bool_)):

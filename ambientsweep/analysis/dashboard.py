@@ -32,6 +32,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from ambientsweep.analysis.aggregate import (
+    as_float,
     compute_pareto,
     format_value,
     short_param_names,
@@ -152,13 +153,13 @@ def _color_scale(info: ParetoInfo) -> tuple[dict[str, Any], Any]:
     values = [v for s in info.series if key in s.params for v in np.asarray(s.params[key])]
     if key is None or not values:
         return {}, None
-    nums = np.array([_as_float(v) for v in values])
+    nums = np.array([as_float(v) for v in values])
     if np.isfinite(nums).all():
         distinct = sorted(set(nums.tolist()))
         log = nums.min() > 0 and nums.max() / nums.min() >= 20
 
         def to_num(vals: Sequence[object]) -> list[float]:
-            x = np.array([_as_float(v) for v in vals])
+            x = np.array([as_float(v) for v in vals])
             return (np.log10(x) if log else x).tolist()
 
         bar: dict[str, Any] = {"title": {"text": key, "side": "right"}}
@@ -191,15 +192,6 @@ def _color_scale(info: ParetoInfo) -> tuple[dict[str, Any], Any]:
         "colorbar": bar,
     }
     return spec, to_num
-
-
-def _as_float(value: object) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        return float("nan")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _hover(info: ParetoInfo, s: SeriesInfo, idx: np.ndarray, trial: bool) -> list[str]:
@@ -335,7 +327,7 @@ def pareto_figure(info: ParetoInfo, x: int = 0, y: int = 1) -> go.Figure:
 def _dimension(label: str, values: np.ndarray, log_ok: bool = True) -> dict[str, Any]:
     """A parcoords axis: numbers (for parameters, log10 with readable ticks when positive and
     spanning 20x or more), or categories as codes with their names as ticks."""
-    nums = np.array([_as_float(v) for v in values])
+    nums = np.array([as_float(v) for v in values])
     if np.isfinite(nums).all():
         if log_ok and len(nums) and nums.min() > 0 and nums.max() / nums.min() >= 20:
             distinct = sorted(set(nums.tolist()))
@@ -482,7 +474,7 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
                 row=r,
                 col=c,
             )
-        nums = np.array([_as_float(v) for v in s.params[key]])
+        nums = np.array([as_float(v) for v in s.params[key]])
         log = np.isfinite(nums).all() and nums.min() > 0 and nums.max() / nums.min() >= 20
         fig.update_xaxes(title_text=key, row=m, col=c, type="log" if log else None)
     for r, obj in enumerate(info.objectives, start=1):
@@ -497,7 +489,7 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
 
 
 def _sort_key(value: object) -> tuple[int, float, str]:
-    f = _as_float(value)
+    f = as_float(value)
     return (0, f, "") if math.isfinite(f) else (1, 0.0, str(value))
 
 

@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
-from ambientsweep.analysis.aggregate import format_value, short_param_names
+from ambientsweep.analysis.aggregate import as_float, format_value, short_param_names
 from ambientsweep.analysis.pareto import ParetoInfo, SeriesInfo
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -66,7 +66,7 @@ class _ColorMap:
         self.mappable: ScalarMappable | None = None
         if not values:
             return
-        numeric = np.array([_as_float(v) for v in values])
+        numeric = np.array([as_float(v) for v in values])
         self.distinct = sorted(set(numeric.tolist()))
         if np.isfinite(numeric).all():
             lo, hi = float(numeric.min()), float(numeric.max())
@@ -93,16 +93,7 @@ class _ColorMap:
         if self.categories is not None:
             codes = np.array([self.categories.index(str(v)) for v in vals.tolist()])
             return self.mappable.to_rgba(codes)
-        return self.mappable.to_rgba(np.array([_as_float(v) for v in vals.tolist()]))
-
-
-def _as_float(value: object) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        return float("nan")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
+        return self.mappable.to_rgba(np.array([as_float(v) for v in vals.tolist()]))
 
 
 # ----------------------------------------------------------------------------------------------

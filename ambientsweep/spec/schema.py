@@ -28,6 +28,12 @@ def _unknown_metric(v: str) -> str:
             "in pixels, digits_cnn, inception, dinov2")
 
 
+def _check_metric(cls: type, v: str) -> str:
+    if not names.is_known_metric(v):
+        raise ValueError(_unknown_metric(v))
+    return v
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -80,12 +86,7 @@ class Objective(_Frozen):
     direction: Literal["min", "max"] | None = None  # default: the metric's own direction
     ref: float | None = None  # hypervolume reference point (worst acceptable value)
 
-    @field_validator("metric")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if not names.is_known_metric(v):
-            raise ValueError(_unknown_metric(v))
-        return v
+    _known = field_validator("metric")(_check_metric)
 
     @property
     def mode(self) -> Literal["min", "max"]:
@@ -113,12 +114,7 @@ class EarlyStopping(_Frozen):
     grace_kimg: float = Field(..., gt=0)  # never stop a trial before this many kimg
     reduction_factor: int = Field(3, ge=2)
 
-    @field_validator("metric")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if not names.is_known_metric(v):
-            raise ValueError(_unknown_metric(v))
-        return v
+    _known = field_validator("metric")(_check_metric)
 
 
 class Tracking(_Frozen):

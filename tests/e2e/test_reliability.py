@@ -5,40 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY_BASE, kill_matching
+from tests.conftest import kill_matching
+from tests.e2e.helpers import CLI, sweep_runs, write_sweep
 
 pytestmark = pytest.mark.e2e
-
-CLI = [sys.executable, "-m", "ambientsweep"]
-
-
-def _write(tmp_path: Path, sweep: str) -> Path:
-    (tmp_path / "tiny.yaml").write_text(TINY_BASE)
-    path = tmp_path / "sweep.yaml"
-    path.write_text(textwrap.dedent(sweep))
-    return path
-
-
-def _runs(workdir: Path, experiment: str) -> tuple[list, list, MlflowClient]:
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
-    exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], max_results=1000)
-    parents = [r for r in runs if r.data.tags.get("ambientsweep.role") == "parent"]
-    children = [r for r in runs if r.data.tags.get("ambientsweep.role") == "trial"]
-    return parents, children, client
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str) -> None:
-    path = _write(tmp_path, """\
+    path = write_sweep(tmp_path, """\
         name: sig
         base: tiny.yaml
         overrides: {train.kimg: 192}
@@ -72,14 +52,14 @@ def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str
     assert proc.returncode == 130, text
     assert "interrupted" in text and "Resume it with the same command" in text, text
     assert "Traceback" not in text
-    parents, _, _ = _runs(workdir, "sig")
+    parents, _, _ = sweep_runs(workdir, "sig")
     assert len(parents) == 1
     assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
     assert parents[0].info.status == "KILLED"
 
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    parents, children, _ = _runs(workdir, "sig")
+    parents, children, _ = sweep_runs(workdir, "sig")
     assert parents[0].data.tags["ambientsweep.state"] == "complete"
     complete = [c for c in children if c.data.tags["ambientsweep.state"] == "complete"]
     assert len(complete) == 3
@@ -90,7 +70,7 @@ def test_diverging_and_raising_trials_fail_and_sweep_goes_on(tmp_path: Path,
                                                              ray_tmp: str) -> None:
     empty = tmp_path / "empty_images"
     empty.mkdir()
-    path = _write(tmp_path, f"""\
+    path = write_sweep(tmp_path, f"""\
         name: failing
         base: tiny.yaml
         space:
@@ -106,7 +86,7 @@ def test_diverging_and_raising_trials_fail_and_sweep_goes_on(tmp_path: Path,
     res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    _, children, client = _runs(workdir, "failing")
+    _, children, client = sweep_runs(workdir, "failing")
     by = {(c.data.params["param.train.lr"], c.data.params["param.data.name"]): c
           for c in children}
     assert len(by) == 4

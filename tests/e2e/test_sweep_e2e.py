@@ -7,36 +7,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY_BASE, kill_matching
+from tests.conftest import kill_matching
+from tests.e2e.helpers import CLI, sweep_runs, write_sweep
 
 pytestmark = pytest.mark.e2e
-
-CLI = [sys.executable, "-m", "ambientsweep"]
-
-
-def _write(tmp_path: Path, sweep: str) -> Path:
-    (tmp_path / "tiny.yaml").write_text(TINY_BASE)
-    path = tmp_path / "sweep.yaml"
-    path.write_text(textwrap.dedent(sweep))
-    return path
-
-
-def _children(workdir: Path, experiment: str) -> tuple[list, list]:
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
-    exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], max_results=1000)
-    parents = [r for r in runs if r.data.tags.get("ambientsweep.role") == "parent"]
-    children = [r for r in runs if r.data.tags.get("ambientsweep.role") == "trial"]
-    return parents, children
 
 
 def _ray_results(workdir: Path, name: str) -> list[dict]:
@@ -48,7 +28,7 @@ def _ray_results(workdir: Path, name: str) -> list[dict]:
 
 
 def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
-    path = _write(tmp_path, """\
+    path = write_sweep(tmp_path, """\
         name: mo
         base: tiny.yaml
         space:
@@ -65,7 +45,7 @@ def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "finished" in res.stdout and "ambientsweep ui" in res.stdout
-    parents, children = _children(workdir, "mo")
+    parents, children, _ = sweep_runs(workdir, "mo")
     assert len(parents) == 1
     assert parents[0].info.status == "FINISHED"
     assert len(children) == 3
@@ -88,7 +68,7 @@ def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
 
 
 def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) -> None:
-    path = _write(tmp_path, """\
+    path = write_sweep(tmp_path, """\
         name: kill
         base: tiny.yaml
         space:
@@ -119,13 +99,13 @@ def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) 
             os.killpg(proc.pid, signal.SIGKILL)
         kill_matching(ray_tmp)  # the orphaned local Ray of the killed driver
     assert any(line.strip().startswith("complete") for line in seen), "".join(seen)
-    _, children = _children(workdir, "kill")
+    _, children, _ = sweep_runs(workdir, "kill")
     assert 1 <= sum(c.data.tags["ambientsweep.state"] == "complete" for c in children) < 4
 
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "(resumed)" in res.stdout
-    parents, children = _children(workdir, "kill")
+    parents, children, _ = sweep_runs(workdir, "kill")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     complete = [c for c in children if c.data.tags["ambientsweep.state"] == "complete"]
     assert len(complete) == 4
@@ -136,7 +116,7 @@ def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) 
 
 
 def test_ui_serves_runs_over_rest(tmp_path: Path, ray_tmp: str) -> None:
-    path = _write(tmp_path, """\
+    path = write_sweep(tmp_path, """\
         name: ui
         base: tiny.yaml
         space:
