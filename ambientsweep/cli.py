@@ -47,21 +47,6 @@ def _guard(fn: Callable[[], T]) -> T:
         raise AssertionError from None  # unreachable
 
 
-def _sweep_name(sweep: str, workdir: Path) -> tuple[str, str]:
-    """(sweep name, experiment) from a sweep file or a sweep name in the work dir."""
-    p = Path(sweep)
-    if p.suffix in (".yaml", ".yml") or p.is_file():
-        from ambientsweep.spec import load_sweep
-
-        spec = load_sweep(p).spec
-        return spec.name, spec.tracking.experiment or spec.name
-    state = workdir.resolve() / "sweeps" / sweep / "sweep.json"
-    if not state.is_file():
-        raise UserError(f"no sweep {sweep!r} in {workdir.resolve()} (give the sweep file, or "
-                        "check --workdir)")
-    return sweep, sweep
-
-
 @app.command()
 def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to check.")]) -> None:
     """Check sweep files (and their base configs) without running anything."""
@@ -124,9 +109,10 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
            workdir: WorkdirOpt = DEFAULT_WORKDIR,
            tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
+    from ambientsweep.exports import resolve_sweep
     from ambientsweep.tracking.mlflow_log import default_uri, load_results
 
-    name, experiment = _guard(lambda: _sweep_name(sweep, workdir))
+    name, experiment, _ = _guard(lambda: resolve_sweep(sweep, workdir))
     df = _guard(lambda: load_results(tracking_uri or default_uri(workdir), experiment, name))
     if df.empty:
         typer.echo(f"sweep {name}: no trials recorded yet")

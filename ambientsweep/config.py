@@ -184,6 +184,14 @@ class TrialConfig(_Frozen):
     eval: EvalConfig = EvalConfig()
     method: MethodSpec = EdmSpec()
 
+    @property
+    def total_kimg(self) -> float:
+        """Images a full-budget trial trains on (thousands), over all its phases."""
+        m = self.method
+        if isinstance(m, SfbdSpec):
+            return m.pretrain_kimg + m.rounds * m.round_kimg
+        return self.train.kimg
+
     def config_hash(self) -> str:
         """Stable hash of the resolved config (seed and replicate included)."""
         return _hash(self.model_dump(mode="json"))

@@ -58,8 +58,8 @@ def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
     return written
 
 
-def _resolve(sweep: str, workdir: Path) -> tuple[str, dict[str, Any]]:
-    """(sweep name, saved spec) from a sweep file or a sweep name in the work dir."""
+def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
+    """(sweep name, MLflow experiment, saved spec) from a sweep file or a sweep name."""
     p = Path(sweep)
     name = sweep
     if p.suffix in (".yaml", ".yml") or p.is_file():
@@ -70,7 +70,8 @@ def _resolve(sweep: str, workdir: Path) -> tuple[str, dict[str, Any]]:
     saved = paths.sweep_dir / "spec.json"
     if not saved.is_file():
         raise UserError(f"no sweep {name!r} in {paths.root} (run it first, or check --workdir)")
-    return name, json.loads(saved.read_text())["spec"]
+    spec = json.loads(saved.read_text())["spec"]
+    return name, (spec.get("tracking") or {}).get("experiment") or name, spec
 
 
 def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
@@ -84,14 +85,13 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
     frames: dict[str, pd.DataFrame] = {}
-    specs = {}
+    specs, experiments = {}, {}
     for s in sweeps:
-        name, spec = _resolve(s, workdir)
-        experiment = (spec.get("tracking") or {}).get("experiment") or name
+        name, experiment, spec = resolve_sweep(s, workdir)
         df = load_results(uri, experiment, name)
         if df.empty:
             raise UserError(f"sweep {name!r} has no trials in {uri}")
-        frames[name], specs[name] = df, spec
+        frames[name], specs[name], experiments[name] = df, spec, experiment
     first = next(iter(specs.values()))
     objectives = _objectives(first)
     for name, spec in specs.items():
@@ -109,8 +109,7 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
         raise UserError(str(e).strip("'\"")) from None
     if len(frames) == 1:
         name = next(iter(frames))
-        experiment = (first.get("tracking") or {}).get("experiment") or name
-        tracking = SweepTracking(uri, experiment, name, None)
+        tracking = SweepTracking(uri, experiments[name], name, None)
         tracking.ensure_parent({})
         _log(tracking, frames, objectives, written)
     return written

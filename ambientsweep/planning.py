@@ -65,13 +65,12 @@ def estimate_trial_seconds(cfg: TrialConfig, threads: int) -> tuple[float, str]:
     nfe = 2 * cfg.sampler.steps - 1 if cfg.sampler.solver == "heun" else cfg.sampler.steps
     one_eval = per_eval_batch * nfe * math.ceil(cfg.eval.num_samples / x.shape[0])
     m = cfg.method
+    kimg = cfg.total_kimg
     if isinstance(m, SfbdSpec):
-        kimg = m.pretrain_kimg + m.rounds * m.round_kimg
         evals = m.rounds + 1
         n_noisy = len(splits.train) * (1 - m.clean_fraction)
         denoise = m.rounds * per_eval_batch * nfe * math.ceil(n_noisy / x.shape[0]) / 2
     else:
-        kimg = cfg.train.kimg
         evals = 1 + (int(kimg / cfg.eval.every_kimg) if cfg.eval.every_kimg else 0)
         denoise = 0.0
     train_s = kimg * 1000 / b * per_step

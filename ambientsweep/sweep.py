@@ -137,13 +137,7 @@ def _check_state(plan: Plan, resume: bool) -> bool:
 
 def max_kimg(plan: Plan) -> float:
     """Total kimg a full-budget trial trains (the early-stopping time axis)."""
-    from ambientsweep.config import SfbdSpec
-
-    cfg = plan.loaded.trial_config(plan.points[0] if plan.points else {})
-    m = cfg.method
-    if isinstance(m, SfbdSpec):
-        return m.pretrain_kimg + m.rounds * m.round_kimg
-    return cfg.train.kimg
+    return plan.loaded.trial_config(plan.points[0] if plan.points else {}).total_kimg
 
 
 @dataclass

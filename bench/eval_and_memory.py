@@ -21,8 +21,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = textwrap.dedent("""\
@@ -61,19 +59,27 @@ def driver_peak(tmp: Path) -> tuple[float, float]:
         objectives: [{metric: fd_digits_cnn}, {metric: mem_ratio_pixels}]
     """))
     t0 = time.perf_counter()
-    proc = psutil.Popen([sys.executable, "-m", "ambientsweep", "run", str(tmp / "s.yaml"),
-                         "--workdir", str(tmp / "runs")], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
-    peak = 0
+    proc = subprocess.Popen([sys.executable, "-m", "ambientsweep", "run", str(tmp / "s.yaml"),
+                             "--workdir", str(tmp / "runs")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    peak_kb = 0
     while proc.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
+        peak_kb = max(peak_kb, _rss_kb(proc.pid))
         time.sleep(0.1)
     if proc.returncode != 0:
         sys.exit("the sweep failed")
-    return peak / 1024**2, time.perf_counter() - t0
+    return peak_kb / 1024, time.perf_counter() - t0
+
+
+def _rss_kb(pid: int) -> int:
+    """Resident set size of a process from /proc (Linux), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> None:

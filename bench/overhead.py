@@ -79,14 +79,16 @@ def main() -> None:
         _one((base.replace(f"kimg: {a.kimg}", "kimg: 0.064"), 1e-3, 2, str(tmp / "warm")))
         cache = tmp / "warm" / "c"
 
+        import shutil
+
+        # Every side starts with the same warm feature-classifier cache.
+        shutil.copytree(cache, tmp / "runs" / "cache", dirs_exist_ok=True)
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, "-m", "ambientsweep", "run", str(tmp / "sweep.yaml"),
                               "--workdir", str(tmp / "runs")], capture_output=True, text=True)
         sweep_s = time.perf_counter() - t0
         if res.returncode != 0:
             sys.exit(res.stdout + res.stderr)
-        import shutil
-
         shutil.copytree(cache, tmp / "loop" / "c", dirs_exist_ok=True)
         shutil.copytree(cache, tmp / "seq" / "c", dirs_exist_ok=True)
         t0 = time.perf_counter()

@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ("trainer step vs hand-written loop", ["trainer_step.py"]),
-    ("memorization search and Fréchet distance scaling", ["metrics_scaling.py", "--quick"]),
+    ("memorization search and Fréchet distance scaling", ["metrics_scaling.py"]),
     ("evaluation share and memory", ["eval_and_memory.py"]),
     ("platform overhead: ambientsweep run vs plain loop", ["overhead.py"]),
 ]
