@@ -40,7 +40,14 @@ import torch
 from torch import Tensor
 
 from ambientsweep.config import AmbientSpec, TrialConfig
-from ambientsweep.methods.base import Batch, CorruptionInput, MethodBase, TrainSet, register
+from ambientsweep.methods.base import (
+    Batch,
+    CorruptionInput,
+    MethodBase,
+    TrainSet,
+    register,
+    rows_of,
+)
 from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
 from ambientsweep.models.precond import edm_scalings
 from ambientsweep.sampling.solvers import randn, sample_from_config
@@ -124,10 +131,7 @@ class Ambient(MethodBase):
             return (u >= self.spec.delta).to(batch.mask)
         if self._ids is None or self._further is None:
             raise RuntimeError("the ambient loss needs train_sets() to be built first")
-        ids = self._ids.to(batch.index.device)
-        pos = torch.searchsorted(ids, batch.index).clamp_max(len(ids) - 1)
-        if not torch.equal(ids[pos], batch.index):
-            raise KeyError("batch holds image ids that are not in the ambient train set")
+        pos = rows_of(self._ids, batch.index, "ambient")
         if self._further.device != batch.mask.device:
             self._further = self._further.to(batch.mask.device)
         return self._further[pos.to(self._further.device)].to(batch.mask)

@@ -35,7 +35,14 @@ import torch
 from torch import Tensor
 
 from ambientsweep.config import AmbientTnSpec, TrialConfig
-from ambientsweep.methods.base import Batch, CorruptionInput, MethodBase, TrainSet, register
+from ambientsweep.methods.base import (
+    Batch,
+    CorruptionInput,
+    MethodBase,
+    TrainSet,
+    register,
+    rows_of,
+)
 from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
 from ambientsweep.sampling.solvers import randn
 
@@ -107,10 +114,7 @@ class AmbientTn(MethodBase):
             return randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         if self._ids is None or self._eps is None:
             raise RuntimeError("the ambient_tn loss needs train_sets() to be built first")
-        ids = self._ids.to(batch.index.device)
-        pos = torch.searchsorted(ids, batch.index).clamp_max(len(ids) - 1)
-        if not torch.equal(ids[pos], batch.index):
-            raise KeyError("batch holds image ids that are not in the ambient_tn train set")
+        pos = rows_of(self._ids, batch.index, "ambient_tn")
         if self._eps.device != x.device:
             self._eps = self._eps.to(x.device)
         return self._eps[pos.to(x.device)].to(x.dtype)

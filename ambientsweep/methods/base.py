@@ -86,6 +86,19 @@ class CorruptionInput:
         return cls(x=splits.train, index=splits.train_index)
 
 
+def rows_of(ids: Tensor, index: Tensor, who: str) -> Tensor:
+    """Positions of the image ids `index` in the sorted id table `ids` (per-image frozen draws).
+
+    Raises:
+        KeyError: an id of `index` is not in the table.
+    """
+    ids = ids.to(index.device)
+    pos = torch.searchsorted(ids, index).clamp_max(len(ids) - 1)
+    if not torch.equal(ids[pos], index):
+        raise KeyError(f"batch holds image ids that are not in the {who} train set")
+    return pos
+
+
 def clean_noisy_split(n: int, clean_fraction: float) -> tuple[Tensor, Tensor]:
     """(clean_positions, noisy_positions): the first round(clean_fraction * n) images are clean.
 
