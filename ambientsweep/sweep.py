@@ -109,11 +109,12 @@ def environment_problems(plan: Plan, address: str | None) -> list[str]:
     if not (address or plan.spec.execution.address):
         from ambientsweep.search.tune_runner import check_resources, local_resources
 
+        here = local_resources()
         try:
-            check_resources(plan.spec.resources, [local_resources()], "this machine")
+            check_resources(plan.spec.resources, [here], "this machine")
         except UserError as e:
             problems.append(str(e))
-        if cfg.train.device == "cuda" and local_resources()["GPU"] == 0:
+        if cfg.train.device == "cuda" and here["GPU"] == 0:
             problems.append("train.device is 'cuda' but this machine has no GPU")
     return problems
 

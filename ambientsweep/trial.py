@@ -21,6 +21,7 @@ from ambientsweep.metrics import names
 from ambientsweep.metrics.evaluate import Evaluator
 from ambientsweep.tracking.reporter import Reporter
 from ambientsweep.training.trainer import EvalPoint, Trainer
+from ambientsweep.utils.seeding import generator
 
 BUDGET_COMPLETE = "budget_complete"  # reported as 1.0 with the final metrics
 
@@ -58,8 +59,6 @@ class _TrialHooks:
         return self.splits.train[[self._pos[int(i)] for i in ids.tolist()]]
 
     def evaluate(self, point: EvalPoint) -> dict[str, float]:
-        from ambientsweep.utils.seeding import generator
-
         t0 = time.perf_counter()
         gen = generator(self.config.seed, self.config.replicate, "eval", point.step,
                         device=self.device)

@@ -25,17 +25,14 @@ from ambientsweep.tracking.reporter import ListReporter
 from ambientsweep.training import EMA, NoHooks, Trainer
 
 
+def _trainer(cfg: TrialConfig, splits: Splits, workdir: str) -> Trainer:
+    return Trainer(cfg, build_method(cfg), splits, device=torch.device("cpu"),
+                   reporter=ListReporter(), hooks=NoHooks(), workdir=Path(workdir))
+
+
 def time_trainer(cfg: TrialConfig, splits: Splits, steps: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(
-            cfg,
-            build_method(cfg),
-            splits,
-            device=torch.device("cpu"),
-            reporter=ListReporter(),
-            hooks=NoHooks(),
-            workdir=Path(tmp),
-        )
+        trainer = _trainer(cfg, splits, tmp)
         t0 = time.perf_counter()
         trainer.run()
         return (time.perf_counter() - t0) / steps
@@ -44,15 +41,7 @@ def time_trainer(cfg: TrialConfig, splits: Splits, steps: int) -> float:
 def time_hand_loop(cfg: TrialConfig, splits: Splits, steps: int, *, ema: bool) -> float:
     t = cfg.train
     with tempfile.TemporaryDirectory() as tmp:  # build the very same net (same init)
-        ref = Trainer(
-            cfg,
-            build_method(cfg),
-            splits,
-            device=torch.device("cpu"),
-            reporter=ListReporter(),
-            hooks=NoHooks(),
-            workdir=Path(tmp),
-        )
+        ref = _trainer(cfg, splits, tmp)
     net = copy.deepcopy(ref.net)
     avg = EMA(net, t.ema_decay) if ema else None
     opt = torch.optim.Adam(net.parameters(), lr=t.lr, betas=t.betas, eps=t.eps)

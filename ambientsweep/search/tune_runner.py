@@ -343,7 +343,7 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
             run_trial(cfg, _Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
         except DivergedError as e:
             ml.set_tags({mlflow_log.TAG_REASON: f"loss became NaN or infinite: {e}"})
-            ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.latest.get(TIME_ATTR, 0)))
+            ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.kimg * 1000))
         except Exception as e:
             ml.fail(e, workdir)
             raise

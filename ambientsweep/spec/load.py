@@ -95,18 +95,18 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | N
         if field is None:
             # Discriminated union member (loc has the tag) or dict value: follow the annotation.
             return None
-        current = _model_of(field.annotation, None)
+        current = _model_of(field.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return None
 
 
-def _model_of(annotation: Any, tag: str | None) -> Any:
+def _model_of(annotation: Any) -> Any:
     args = getattr(annotation, "__args__", None)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for a in args or ():
-        m = _model_of(a, tag)
+        m = _model_of(a)
         if m is not None:
             return m
     return None
