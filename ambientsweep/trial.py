@@ -74,6 +74,7 @@ class _TrialHooks:
                    for suffix, ids in self.method.memorization_sets().items() if len(ids) >= 2}
         metrics, paths = self.evaluator(samples.float().cpu(), targets, out_dir=out_dir,
                                         step=point.step)
+        metrics.update(self.method.sample_metrics(samples.float().cpu()))
         if out_dir is not None:
             torch.save(samples.cpu(), out_dir / "samples.pt")
         for p in paths:  # samples_<step>.png, gallery_<step>.png, similarity_<step>.png

@@ -49,6 +49,8 @@ from ambientsweep.methods.base import (
     rows_of,
 )
 from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
+from ambientsweep.metrics import names
+from ambientsweep.metrics.holes import holes_contrast
 from ambientsweep.models.precond import edm_scalings
 from ambientsweep.sampling.solvers import randn, sample_from_config
 
@@ -100,6 +102,7 @@ class Ambient(MethodBase):
         super().__init__(spec, config)
         self._ids: Tensor | None = None  # [N] sorted image ids of the train set
         self._further: Tensor | None = None  # [N,1,H,W] frozen B, rows in the order of _ids
+        self._last_shown: Tensor | None = None  # [n,1,H,W] Ã of the last sample() call
 
     @property
     def survival(self) -> float:
@@ -164,9 +167,18 @@ class Ambient(MethodBase):
         x = cfg.sigma_max * randn((n, net.channels, h, w), generator=generator, device=device)
         u = torch.rand((n, 1, h, w), generator=generator, device=generator.device)
         shown = (u < self.survival).float().to(device)
+        self._last_shown = shown
         return sample_from_config(
             lambda x_, s: masked_denoise(net, x_, s, shown), x, cfg, generator
         )
+
+    def sample_metrics(self, samples: Tensor) -> dict[str, float]:
+        """``holes_contrast`` of the last samples against their own masks Ã (about 1 when
+        the erased positions leave no trace; see :mod:`ambientsweep.metrics.holes`)."""
+        shown = self._last_shown
+        if shown is None or len(shown) != len(samples) or bool(shown.all()) or not shown.any():
+            return {}
+        return {names.HOLES_CONTRAST: holes_contrast(samples, shown)}
 
     def tags(self) -> dict[str, str]:
         return {

@@ -178,6 +178,10 @@ class Method(Protocol):
         """String facts about the method for tracking, e.g. {"ambient.naive": "true"}."""
         ...
 
+    def sample_metrics(self, samples: Tensor) -> dict[str, float]:
+        """Metrics that need what the last sample() call drew, e.g. Ambient's masks."""
+        ...
+
     def memorization_sets(self) -> dict[str, Tensor]:
         """Suffix -> image ids the memorization ratio test is run against ("" = all)."""
         ...
@@ -211,6 +215,10 @@ class MethodBase:
         return sample_from_config(lambda x_, s: net(x_, s), x, self.config.sampler, generator)
 
     def tags(self) -> dict[str, str]:
+        return {}
+
+    def sample_metrics(self, samples: Tensor) -> dict[str, float]:
+        """Method-specific metrics of the samples of the last :meth:`sample` call (none)."""
         return {}
 
     def memorization_sets(self) -> dict[str, Tensor]:

@@ -28,6 +28,7 @@ __all__ = [
     "CONF90",
     "DIRECTIONS",
     "FEATURE_SPACES",
+    "HOLES_CONTRAST",
     "KNOWN_METRICS",
     "LOSS",
     "MEM_KINDS",
@@ -58,6 +59,7 @@ LOSS = "loss"
 PSNR_DENOISED = "psnr_denoised"
 CLASSIFIER_ACCURACY = "classifier_accuracy"
 CONF90 = "conf90"
+HOLES_CONTRAST = "holes_contrast"  # ambient: hidden / shown local contrast (1 = no holes)
 
 
 def fd_key(features: str) -> str:
@@ -91,7 +93,8 @@ MEM_RATIO_PIXELS = mem_key("ratio", "pixels")
 
 
 def _build_directions() -> dict[str, Direction]:
-    out: dict[str, Direction] = {LOSS: "min", CLASSIFIER_ACCURACY: "max", CONF90: "max"}
+    out: dict[str, Direction] = {LOSS: "min", CLASSIFIER_ACCURACY: "max", CONF90: "max",
+                                 HOLES_CONTRAST: "min"}
     for space in FEATURE_SPACES:
         out[fd_key(space)] = "min"
         out[kid_key(space)] = "min"

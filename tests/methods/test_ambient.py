@@ -8,6 +8,7 @@ import torch
 from ambientsweep.config import AmbientSpec, EdmSpec, SamplerConfig
 from ambientsweep.methods import METHODS, Batch, build_method, edm_loss
 from ambientsweep.methods.ambient import Ambient, masked_denoise, masked_pixel_mean
+from ambientsweep.metrics.holes import holes_contrast
 from ambientsweep.models import build_denoiser
 from ambientsweep.testing import MethodCases, tiny_config, tiny_corruption_input
 
@@ -180,3 +181,33 @@ def test_fixed_mask_sampling() -> None:
     assert abs(seen[0].mean().item() - (1 - p) * (1 - delta)) < 0.02
     again = method.sample(net, 500, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
+
+
+def test_sample_metrics_score_the_masks_of_the_last_samples() -> None:
+    cfg = tiny_config(AmbientSpec(p=0.5, delta=0.2))
+    cfg = cfg.model_copy(update={"sampler": SamplerConfig(steps=3)})
+    method = build_method(cfg)
+    net = build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1).eval()
+    assert method.sample_metrics(torch.zeros(8, 1, 8, 8)) == {}  # nothing sampled yet
+    out = method.sample(net, 64, torch.Generator().manual_seed(0))
+    shown = method._last_shown
+    assert shown is not None and shown.shape == (64, 1, 8, 8)
+    got = method.sample_metrics(out)
+    assert got == {"holes_contrast": holes_contrast(out, shown)}
+    assert method.sample_metrics(out[:10]) == {}  # not the batch that was sampled
+
+
+def test_trial_reports_holes_contrast(tmp_path) -> None:
+    import yaml
+
+    from ambientsweep.config import TrialConfig
+    from ambientsweep.tracking.reporter import ListReporter
+    from ambientsweep.trial import run_trial
+    from tests.conftest import TINY_BASE
+
+    raw = yaml.safe_load(TINY_BASE)
+    raw["method"] = {"kind": "ambient", "p": 0.4, "delta": 0.1}
+    reporter = ListReporter()
+    run_trial(TrialConfig.model_validate(raw), reporter, tmp_path / "trial",
+              cache_dir=tmp_path / "cache")
+    assert 0.0 < reporter.last("holes_contrast") < 10.0
