@@ -203,6 +203,30 @@ def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
 
 
 @app.command()
+def report(
+    sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")],
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric column "
+                      "(repeat; default: the objectives and the usual extras).")] = None,
+    history: Annotated[list[str] | None, typer.Option(help="Also tabulate this metric at "
+                       "every logged step, e.g. per SFBD round (repeat).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the tables to this file.")]
+    = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    tracking_uri: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print mean ± std over seed replicates per configuration, as markdown tables."""
+    from ambientsweep.exports import report_sweeps
+
+    text = _guard(lambda: report_sweeps(sweeps, metrics=list(metric or []),
+                                        history=list(history or []), workdir=workdir,
+                                        tracking_uri=tracking_uri))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(text, nl=False)
+
+
+@app.command()
 def sample(
     trial: Annotated[Path, typer.Argument(help="A trial folder (…/sweeps/<name>/trials/<id>) "
                                           "or its checkpoint.pt.")],

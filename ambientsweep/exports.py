@@ -113,3 +113,55 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
         tracking.ensure_parent({})
         _log(tracking, frames, objectives, written)
     return written
+
+
+# Extra metrics a report shows by default, where the trials logged them.
+REPORT_EXTRAS = ("mem_unique_pixels", "conf90", "holes_contrast", "psnr_denoised")
+
+
+def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], workdir: Path,
+                  tracking_uri: str | None) -> str:
+    """`ambientsweep report`: markdown tables of seed means and standard deviations.
+
+    One summary table over all the given sweeps (the objectives of the first plus
+    :data:`REPORT_EXTRAS` that were logged, or exactly `metrics`), then one table per metric
+    in `history` with its value at every logged step (e.g. per SFBD round).
+    """
+    from ambientsweep.analysis.report import history_table, markdown, summary_table
+    from ambientsweep.metrics import names
+    from ambientsweep.tracking.mlflow_log import default_uri, load_history, load_results
+
+    unknown = [m for m in [*metrics, *history] if not names.is_known_metric(m)]
+    if unknown:
+        raise UserError(f"unknown metric(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(names.KNOWN_METRICS)}")
+    uri = tracking_uri or default_uri(workdir)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    frames, first_spec = [], None
+    for s in sweeps:
+        name, experiment, spec = resolve_sweep(s, workdir)
+        df = load_results(uri, experiment, name)
+        if df.empty:
+            raise UserError(f"sweep {name!r} has no trials in {uri}")
+        frames.append(df)
+        first_spec = first_spec or spec
+    df = pd.concat(frames, ignore_index=True)
+    if len(frames) == 1:
+        df = df.drop(columns=["sweep"])
+    if not metrics:
+        metrics = [o[0] for o in _objectives(first_spec or {})]
+        metrics += [m for m in REPORT_EXTRAS if m in df.columns and m not in metrics]
+    missing = [m for m in metrics if m not in df.columns]
+    if missing:
+        raise UserError(f"no trial of {', '.join(sweeps)} logged {', '.join(missing)}")
+    parts = [markdown(summary_table(df, metrics))]
+    if history:
+        runs = df["run_id"].astype(str).tolist()
+        long = load_history(uri, runs, [*history, "round"])
+        for m in history:
+            table = history_table(df, long, m)
+            if table.empty:
+                raise UserError(f"no finished trial of {', '.join(sweeps)} logged {m}")
+            parts.append(f"{m} per logged step:\n\n" + markdown(table))
+    return "\n".join(parts)

@@ -259,6 +259,18 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def load_history(uri: str, run_ids: Iterable[str], keys: Iterable[str]) -> pd.DataFrame:
+    """Every logged value of `keys` for the runs: long table ``run_id, key, step, value``."""
+    client = MlflowClient(tracking_uri=uri)
+    rows = [
+        {"run_id": run_id, "key": key, "step": m.step, "value": m.value}
+        for run_id in run_ids
+        for key in keys
+        for m in client.get_metric_history(run_id, key)
+    ]
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
+
+
 def _param_str(v: Any) -> str:
     s = str(v)
     return s if len(s) <= 6000 else s[:5997] + "..."
@@ -274,4 +286,4 @@ def _parse(v: str) -> Any:
 
 
 __all__ = ["MlflowException", "MlflowTrialReporter", "SweepTracking", "default_uri",
-           "find_finished", "load_results", "mlflow"]
+           "find_finished", "load_history", "load_results", "mlflow"]

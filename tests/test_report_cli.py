@@ -1,0 +1,73 @@
+"""`ambientsweep report` on a real MLflow SQLite store written by the tracking classes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ambientsweep.cli import app
+from ambientsweep.tracking.mlflow_log import MlflowTrialReporter, SweepTracking, default_uri
+from ambientsweep.workdir import sweep_paths
+
+
+def _store(workdir: Path) -> None:
+    """A finished 2-point x 2-replicate SFBD-like sweep with per-round history."""
+    uri = default_uri(workdir)
+    paths = sweep_paths(workdir, "toy")
+    paths.sweep_dir.mkdir(parents=True)
+    spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
+                                          {"metric": "mem_ratio_pixels", "direction": "min"}]}
+    (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
+    tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
+    parent, _ = tracking.ensure_parent({})
+    states = {}
+    for cf, fd0 in ((0.1, 200.0), (0.2, 100.0)):
+        for rep in (0, 1):
+            tid = f"t{cf}-{rep}"
+            rep_ = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
+                                       {"param.method.clean_fraction": cf, "replicate": rep},
+                                       {"group_id": f"g{cf}", "method": "sfbd"})
+            for rnd in range(3):
+                rep_.report({"fd_digits_cnn": fd0 - 20 * rnd + 10 * rep, "round": rnd},
+                            step=64000 + 32000 * rnd)
+            for rnd in (1, 2):
+                rep_.report({"psnr_denoised": 12.0 + rnd + rep, "round": rnd}, step=rnd)
+            rep_.report({"mem_ratio_pixels": 0.01 * (rep + 1)}, step=128000)
+            states[tid] = ("complete", None)
+    tracking.mark_trials(states)
+    tracking.finish("complete")
+
+
+def test_report_prints_seed_means_and_round_history(tmp_path: Path) -> None:
+    workdir = tmp_path / "runs"
+    _store(workdir)
+    out = tmp_path / "tables.md"
+    res = CliRunner().invoke(app, ["report", "toy", "-w", str(workdir), "--history",
+                                   "fd_digits_cnn", "--history", "psnr_denoised",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = res.output
+    assert out.read_text() == text
+    lines = text.splitlines()
+    # Objectives, then the logged extras (psnr_denoised); each run's last value counts.
+    assert "| method | clean_fraction | n | fd_digits_cnn | mem_ratio_pixels | psnr_denoised |" \
+        in lines
+    assert "| sfbd | 0.1 | 2 | 165 ± 7 | 0.015 ± 0.007 | 14.5 ± 0.7 |" in lines
+    assert "| method | clean_fraction | n | round 0 | round 1 | round 2 |" in lines
+    assert "| sfbd | 0.2 | 2 | 105 ± 7 | 85.0 ± 7.1 | 65.0 ± 7.1 |" in lines
+    assert "| method | clean_fraction | n | round 1 | round 2 |" in lines  # psnr per round
+    assert "| sfbd | 0.1 | 2 | 13.5 ± 0.7 | 14.5 ± 0.7 |" in lines
+
+
+def test_report_bad_input_names_what(tmp_path: Path) -> None:
+    workdir = tmp_path / "runs"
+    _store(workdir)
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", "toy", "-w", str(workdir), "-m", "fd_digit_cnn"])
+    assert res.exit_code == 2 and "unknown metric(s) fd_digit_cnn" in res.output
+    res = runner.invoke(app, ["report", "nope", "-w", str(workdir)])
+    assert res.exit_code == 2 and "no sweep 'nope'" in res.output
+    res = runner.invoke(app, ["report", "toy", "-w", str(workdir), "-m", "holes_contrast"])
+    assert res.exit_code == 2 and "no trial of toy logged holes_contrast" in res.output
