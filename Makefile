@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SWEEP ?= sweeps/sfbd_clean_fraction.yaml
 
-.PHONY: run test lint bench browser clean-venv
+.PHONY: run test lint bench browser clean-venv reproduce reproduction-exports
 
 # This machine kind's pip config names local indexes that warn on every package: hidden.
 PIPQUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -42,6 +42,39 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h 20 min on 2 CPU cores in
+# all), then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
+# done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
+REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_ambient repro_sfbd \
+         repro_sfbd_baselines repro_sfbd_n50
+WORKDIR ?= ambientsweep-runs
+DOCS := docs/reproduction
+AS := $(BIN)/ambientsweep
+ASW = -w $(WORKDIR)
+
+reproduce: $(STAMP)
+	for s in $(REPRO); do $(AS) run sweeps/$$s.yaml $(ASW) || exit 1; done
+	$(MAKE) reproduction-exports
+
+reproduction-exports: $(STAMP)
+	mkdir -p $(DOCS)
+	$(AS) report repro_dataset_size repro_dataset_size_long $(ASW) --out $(DOCS)/dataset_size.md
+	$(AS) pareto repro_dataset_size repro_dataset_size_long $(ASW) -f png,csv \
+	  --color-by data.train_size --out $(DOCS)/dataset_size
+	$(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
+	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv,html --color-by method.sigma_tn \
+	  --out $(DOCS)/tn_cutoff
+	$(AS) report repro_ambient $(ASW) --out $(DOCS)/ambient.md
+	$(AS) pareto repro_ambient $(ASW) -f png,csv,html --color-by method.p --out $(DOCS)/ambient
+	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) --out $(DOCS)/sfbd.md
+	$(AS) report repro_sfbd $(ASW) --history fd_digits_cnn --history psnr_denoised \
+	  --out $(DOCS)/sfbd_rounds.md
+	$(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
+	$(AS) report repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) \
+	  --out $(DOCS)/compare_methods.md
+	$(AS) pareto repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) -f png,csv,html \
+	  --out $(DOCS)/compare_methods
 
 clean-venv:
 	rm -rf $(VENV)

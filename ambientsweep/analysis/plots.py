@@ -388,7 +388,7 @@ def plot_pareto(
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=min(3, len(handles)),
+        ncols=_legend_columns(fig, [str(h.get_label()) for h in handles], fontsize=8),
         fontsize=8,
         frameon=False,
     )
@@ -396,6 +396,16 @@ def plot_pareto(
         pts_all = np.concatenate(avoid) if avoid else np.empty((0, 2))
         _place_labels(ax, np.array(label_xy), label_text, pts_all, step_lines)
     return fig
+
+
+def _legend_columns(fig: Figure, labels: list[str], *, fontsize: float) -> int:
+    """The most columns (up to 3) whose widest entries still fit the figure's width."""
+    width_pt = fig.get_figwidth() * 72
+    widest = max((len(t) for t in labels), default=0) * 0.55 * fontsize + 3 * fontsize
+    for n in (3, 2):
+        if n <= len(labels) and n * widest <= 0.95 * width_pt:
+            return n
+    return 1
 
 
 def _front_label(s: SeriesInfo, g: int, info: ParetoInfo, shorts: dict[str, str]) -> str:
