@@ -46,8 +46,8 @@ bench: $(STAMP)
 # REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h 20 min on 2 CPU cores in
 # all), then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
 # done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
-REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_ambient repro_sfbd \
-         repro_sfbd_baselines repro_sfbd_n50
+REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_tn_redraw \
+         repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_variants repro_sfbd_n50
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
 AS := $(BIN)/ambientsweep
@@ -65,12 +65,15 @@ reproduction-exports: $(STAMP)
 	$(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
 	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv,html --color-by method.sigma_tn \
 	  --out $(DOCS)/tn_cutoff
+	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
 	$(AS) report repro_ambient $(ASW) --out $(DOCS)/ambient.md
 	$(AS) pareto repro_ambient $(ASW) -f png,csv,html --color-by method.p --out $(DOCS)/ambient
 	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) --out $(DOCS)/sfbd.md
 	$(AS) report repro_sfbd $(ASW) --history fd_digits_cnn --history psnr_denoised \
 	  --out $(DOCS)/sfbd_rounds.md
 	$(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
+	$(AS) report repro_sfbd repro_sfbd_variants $(ASW) --history fd_digits_cnn \
+	  --history psnr_denoised --out $(DOCS)/sfbd_variants.md
 	$(AS) report repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) \
 	  --out $(DOCS)/compare_methods.md
 	$(AS) pareto repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) -f png,csv,html \
