@@ -46,7 +46,7 @@ bench: $(STAMP)
 # REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h 20 min on 2 CPU cores in
 # all), then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
 # done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
-REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_tn_redraw \
+REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_tn_n100 repro_tn_redraw \
          repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_variants repro_sfbd_n50
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
@@ -65,6 +65,7 @@ reproduction-exports: $(STAMP)
 	$(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
 	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv,html --color-by method.sigma_tn \
 	  --out $(DOCS)/tn_cutoff
+	$(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
 	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
 	$(AS) report repro_ambient $(ASW) --out $(DOCS)/ambient.md
 	$(AS) pareto repro_ambient $(ASW) -f png,csv,html --color-by method.p --out $(DOCS)/ambient
