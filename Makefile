@@ -63,12 +63,12 @@ reproduction-exports: $(STAMP)
 	$(AS) pareto repro_dataset_size repro_dataset_size_long $(ASW) -f png,csv \
 	  --color-by data.train_size --out $(DOCS)/dataset_size
 	$(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
-	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv,html --color-by method.sigma_tn \
+	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv --color-by method.sigma_tn \
 	  --out $(DOCS)/tn_cutoff
 	$(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
 	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
 	$(AS) report repro_ambient $(ASW) --out $(DOCS)/ambient.md
-	$(AS) pareto repro_ambient $(ASW) -f png,csv,html --color-by method.p --out $(DOCS)/ambient
+	$(AS) pareto repro_ambient $(ASW) -f png,csv --color-by method.p --out $(DOCS)/ambient
 	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) --out $(DOCS)/sfbd.md
 	$(AS) report repro_sfbd $(ASW) --history fd_digits_cnn --history psnr_denoised \
 	  --out $(DOCS)/sfbd_rounds.md
@@ -77,7 +77,7 @@ reproduction-exports: $(STAMP)
 	  --history psnr_denoised --out $(DOCS)/sfbd_variants.md
 	$(AS) report repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) \
 	  --out $(DOCS)/compare_methods.md
-	$(AS) pareto repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) -f png,csv,html \
+	$(AS) pareto repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) -f png,csv \
 	  --out $(DOCS)/compare_methods
 
 clean-venv:
