@@ -40,7 +40,9 @@ from ambientsweep.analysis.aggregate import (
 )
 from ambientsweep.analysis.pareto import ObjectiveLike, ParetoInfo, SeriesInfo
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "dashboards" / "pareto.template.html"
+# dashboards/pareto.template.html, reached through a link inside the package so that a wheel
+# (setuptools copies the file) carries it too.
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "pareto.template.html"
 IMAGE_COLUMNS = {"samples": "image.samples", "gallery": "image.gallery"}
 THUMBNAIL_PX = 192  # longest side of an embedded thumbnail
 SYMBOLS = ("circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "x")
@@ -74,7 +76,8 @@ def write_dashboard(
         info = compute_pareto(tables, objectives, color_by)
     if not template.is_file():
         raise FileNotFoundError(
-            f"dashboard template {template} not found (it ships in the repository's dashboards/)"
+            f"dashboard template {template} not found (it ships in the repository's "
+            "dashboards/ and in the package)"
         )
     trials = _trial_records(info, tables)
     data = {
