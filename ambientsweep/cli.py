@@ -227,6 +227,31 @@ def report(
 
 
 @app.command()
+def commitment(
+    sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")],
+    n: Annotated[int, typer.Option("-n", help="Samples per trial.")] = 500,
+    seed: Annotated[int, typer.Option()] = 0,
+    level: Annotated[list[float] | None, typer.Option(help="Also give the share of copies "
+                     "decided at sigma >= this (repeat; default 0.5, 1, 2, 4).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the table to this file.")]
+    = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    tracking_uri: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """At which noise level do memorized samples commit to the image they copy? Samples every
+    finished trial again; mean ± std over seed replicates per configuration."""
+    from ambientsweep.diagnostics import commitment_sweeps
+
+    levels = list(level or [0.5, 1.0, 2.0, 4.0])
+    text = _guard(lambda: commitment_sweeps(sweeps, n=n, seed=seed, levels=levels,
+                                            workdir=workdir, tracking_uri=tracking_uri))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(text, nl=False)
+
+
+@app.command()
 def sample(
     trial: Annotated[Path, typer.Argument(help="A trial folder (…/sweeps/<name>/trials/<id>) "
                                           "or its checkpoint.pt.")],

@@ -37,6 +37,10 @@ class SweepPaths:
         return self.sweep_dir / "logs" / "ray.log"
 
     @property
+    def trials(self) -> Path:
+        return self.sweep_dir / "trials"
+
+    @property
     def exports(self) -> Path:
         return self.sweep_dir / "exports"
 
