@@ -43,15 +43,18 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-# REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h 20 min on 2 CPU cores in
-# all), then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
+# REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h on 2 CPU cores in all),
+# then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
 # done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
-REPRO := repro_dataset_size repro_dataset_size_long repro_tn_cutoff repro_tn_n100 repro_tn_redraw \
-         repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_variants repro_sfbd_n50
+REPRO := repro_dataset_size repro_tn_cutoff repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_n50 \
+         repro_tn_n100 repro_sfbd_variants repro_tn_redraw repro_dataset_size_long \
+         repro_tn_n200_long repro_ambient_control
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
 AS := $(BIN)/ambientsweep
 ASW = -w $(WORKDIR)
+SFBD_METRICS := -m fd_digits_cnn -m fd_pixels -m mem_ratio_pixels -m mem_ratio_pixels_clean -m conf90 \
+                -m psnr_denoised
 
 reproduce: $(STAMP)
 	for s in $(REPRO); do $(AS) run sweeps/$$s.yaml $(ASW) || exit 1; done
@@ -66,14 +69,16 @@ reproduction-exports: $(STAMP)
 	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv --color-by method.sigma_tn \
 	  --out $(DOCS)/tn_cutoff
 	$(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
+	$(AS) report repro_tn_n200_long $(ASW) --out $(DOCS)/tn_n200_long.md
+	$(AS) commitment repro_dataset_size repro_tn_cutoff $(ASW) --out $(DOCS)/commitment.md
 	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
-	$(AS) report repro_ambient $(ASW) --out $(DOCS)/ambient.md
+	$(AS) report repro_ambient repro_ambient_control $(ASW) --out $(DOCS)/ambient.md
 	$(AS) pareto repro_ambient $(ASW) -f png,csv --color-by method.p --out $(DOCS)/ambient
-	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) --out $(DOCS)/sfbd.md
-	$(AS) report repro_sfbd $(ASW) --history fd_digits_cnn --history psnr_denoised \
-	  --out $(DOCS)/sfbd_rounds.md
+	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) $(SFBD_METRICS) --out $(DOCS)/sfbd.md
+	$(AS) report repro_sfbd $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
+	  --history psnr_denoised --out $(DOCS)/sfbd_rounds.md
 	$(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
-	$(AS) report repro_sfbd repro_sfbd_variants $(ASW) --history fd_digits_cnn \
+	$(AS) report repro_sfbd repro_sfbd_variants $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
 	  --history psnr_denoised --out $(DOCS)/sfbd_variants.md
 	$(AS) report repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) \
 	  --out $(DOCS)/compare_methods.md
