@@ -48,7 +48,7 @@ bench: $(STAMP)
 # done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
 REPRO := repro_dataset_size repro_tn_cutoff repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_n50 \
          repro_tn_n100 repro_sfbd_variants repro_tn_redraw repro_dataset_size_long \
-         repro_tn_n200_long repro_ambient_control
+         repro_tn_n200_long repro_ambient_control repro_ambient_redraw
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
 AS := $(BIN)/ambientsweep
@@ -71,19 +71,22 @@ reproduction-exports: $(STAMP)
 	$(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
 	$(AS) report repro_tn_n200_long $(ASW) --out $(DOCS)/tn_n200_long.md
 	$(AS) commitment repro_dataset_size repro_tn_cutoff $(ASW) --out $(DOCS)/commitment.md
+	$(AS) commitment repro_tn_n200_long $(ASW) --out $(DOCS)/commitment_n200.md
 	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
-	$(AS) report repro_ambient repro_ambient_control $(ASW) --out $(DOCS)/ambient.md
-	$(AS) pareto repro_ambient $(ASW) -f png,csv --color-by method.p --out $(DOCS)/ambient
+	$(AS) report repro_ambient repro_ambient_control repro_ambient_redraw $(ASW) \
+	  --out $(DOCS)/ambient.md
+	$(AS) pareto repro_ambient repro_ambient_control repro_ambient_redraw $(ASW) -f png,csv \
+	  --color-by method.p --out $(DOCS)/ambient
 	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) $(SFBD_METRICS) --out $(DOCS)/sfbd.md
 	$(AS) report repro_sfbd $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
 	  --history psnr_denoised --out $(DOCS)/sfbd_rounds.md
 	$(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
 	$(AS) report repro_sfbd repro_sfbd_variants $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
 	  --history psnr_denoised --out $(DOCS)/sfbd_variants.md
-	$(AS) report repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) \
+	$(AS) report repro_tn_cutoff repro_ambient repro_ambient_redraw repro_sfbd_n50 $(ASW) \
 	  --out $(DOCS)/compare_methods.md
-	$(AS) pareto repro_tn_cutoff repro_ambient repro_sfbd_n50 $(ASW) -f png,csv \
-	  --out $(DOCS)/compare_methods
+	$(AS) pareto repro_tn_cutoff repro_ambient repro_ambient_redraw repro_sfbd_n50 $(ASW) \
+	  -f png,csv --out $(DOCS)/compare_methods
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,6 +14,7 @@ Nothing is computed here beyond layout: fronts and hypervolumes come from the Pa
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -375,6 +376,7 @@ def plot_pareto(
     ax.margins(0.08)
     if title is None:
         title = " vs ".join(s.sweep for s in info.series) + ": fidelity–memorization front"
+        title = textwrap.fill(title, width=90)  # several sweeps' names would run off the figure
     ax.set_title(title, fontsize=11)
     if cmap.mappable is not None and info.color_by is not None:
         cbar = fig.colorbar(cmap.mappable, ax=ax, pad=0.02, fraction=0.05, aspect=30)
