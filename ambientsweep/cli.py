@@ -32,6 +32,10 @@ T = TypeVar("T")
 WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Work dir: MLflow store, "
                                           "caches and one folder per sweep.")]
 SweepArg = Annotated[Path, typer.Argument(help="A sweep file (sweeps/*.yaml).")]
+SweepsArg = Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")]
+TrackingUriOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI (default: the "
+                                                    "work dir's SQLite store).")]
+TableOutOpt = Annotated[Path | None, typer.Option(help="Also write the table(s) to this file.")]
 
 
 def _fail(message: str) -> None:
@@ -45,6 +49,14 @@ def _guard(fn: Callable[[], T]) -> T:
     except UserError as e:
         _fail(str(e))
         raise AssertionError from None  # unreachable
+
+
+def _echo_and_save(text: str, out: Path | None) -> None:
+    """Print `text`; also write it to `out` (parents created) when given."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(text, nl=False)
 
 
 @app.command()
@@ -107,7 +119,7 @@ def run(
 @app.command()
 def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name.")],
            workdir: WorkdirOpt = DEFAULT_WORKDIR,
-           tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+           tracking_uri: TrackingUriOpt = None) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
     from ambientsweep.exports import resolve_sweep
     from ambientsweep.tracking.mlflow_log import default_uri, load_results
@@ -132,7 +144,7 @@ def ui(workdir: WorkdirOpt = DEFAULT_WORKDIR,
        host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")]
        = "127.0.0.1",
        port: Annotated[int, typer.Option()] = 5000,
-       tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+       tracking_uri: TrackingUriOpt = None) -> None:
     """Serve the MLflow UI over the work dir's store (all sweeps run from it) and print the URL."""
     from ambientsweep.tracking.mlflow_log import default_uri
 
@@ -173,7 +185,7 @@ def pareto(
     color_by: Annotated[str | None, typer.Option(help="Searched key that colours points.")]
     = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    tracking_uri: Annotated[str | None, typer.Option()] = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Export the fidelity-memorization front of one or more sweeps."""
     formats = [f.strip() for f in format.split(",") if f.strip()]
@@ -193,7 +205,7 @@ def pareto(
 def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
               out: Annotated[Path | None, typer.Option()] = None,
               workdir: WorkdirOpt = DEFAULT_WORKDIR,
-              tracking_uri: Annotated[str | None, typer.Option()] = None) -> None:
+              tracking_uri: TrackingUriOpt = None) -> None:
     """Write the sweep's self-contained HTML dashboard and print its path."""
     from ambientsweep.exports import export_sweeps
 
@@ -204,15 +216,14 @@ def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
 
 @app.command()
 def report(
-    sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")],
+    sweeps: SweepsArg,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric column "
                       "(repeat; default: the objectives and the usual extras).")] = None,
     history: Annotated[list[str] | None, typer.Option(help="Also tabulate this metric at "
                        "every logged step, e.g. per SFBD round (repeat).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the tables to this file.")]
-    = None,
+    out: TableOutOpt = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    tracking_uri: Annotated[str | None, typer.Option()] = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Print mean ± std over seed replicates per configuration, as markdown tables."""
     from ambientsweep.exports import report_sweeps
@@ -220,23 +231,19 @@ def report(
     text = _guard(lambda: report_sweeps(sweeps, metrics=list(metric or []),
                                         history=list(history or []), workdir=workdir,
                                         tracking_uri=tracking_uri))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    typer.echo(text, nl=False)
+    _echo_and_save(text, out)
 
 
 @app.command()
 def commitment(
-    sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")],
+    sweeps: SweepsArg,
     n: Annotated[int, typer.Option("-n", help="Samples per trial.")] = 500,
     seed: Annotated[int, typer.Option()] = 0,
     level: Annotated[list[float] | None, typer.Option(help="Also give the share of copies "
                      "decided at sigma >= this (repeat; default 0.5, 1, 2, 4).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the table to this file.")]
-    = None,
+    out: TableOutOpt = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    tracking_uri: Annotated[str | None, typer.Option()] = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """At which noise level do memorized samples commit to the image they copy? Samples every
     finished trial again; mean ± std over seed replicates per configuration."""
@@ -245,10 +252,7 @@ def commitment(
     levels = list(level or [0.5, 1.0, 2.0, 4.0])
     text = _guard(lambda: commitment_sweeps(sweeps, n=n, seed=seed, levels=levels,
                                             workdir=workdir, tracking_uri=tracking_uri))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    typer.echo(text, nl=False)
+    _echo_and_save(text, out)
 
 
 @app.command()

@@ -60,14 +60,12 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
                       workdir: Path, tracking_uri: str | None) -> str:
     """Markdown table: per configuration, mean ± std over replicates of the commitment stats."""
     from ambientsweep.analysis.report import finished_trials, markdown, summary_table
-    from ambientsweep.exports import resolve_sweep
-    from ambientsweep.tracking.mlflow_log import default_uri, load_results
+    from ambientsweep.exports import resolve_sweep, store_uri
+    from ambientsweep.tracking.mlflow_log import load_results
 
     if n < 2:
         raise UserError("-n must be at least 2")
-    uri = tracking_uri or default_uri(workdir)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    uri = store_uri(workdir, tracking_uri)
     frames = []
     for s in sweeps:
         name, experiment, _ = resolve_sweep(s, workdir)

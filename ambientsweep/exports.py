@@ -58,6 +58,16 @@ def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
     return written
 
 
+def store_uri(workdir: Path, tracking_uri: str | None) -> str:
+    """The tracking URI to read finished sweeps from; a missing SQLite store is a user error."""
+    from ambientsweep.tracking.mlflow_log import default_uri
+
+    uri = tracking_uri or default_uri(workdir)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    return uri
+
+
 def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
     """(sweep name, MLflow experiment, saved spec) from a sweep file or a sweep name."""
     p = Path(sweep)
@@ -79,11 +89,9 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     """`ambientsweep pareto/dashboard`: one series per sweep; a single sweep is also re-logged
     to its MLflow parent run."""
     from ambientsweep.analysis.export import export_pareto
-    from ambientsweep.tracking.mlflow_log import SweepTracking, default_uri, load_results
+    from ambientsweep.tracking.mlflow_log import SweepTracking, load_results
 
-    uri = tracking_uri or default_uri(workdir)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    uri = store_uri(workdir, tracking_uri)
     frames: dict[str, pd.DataFrame] = {}
     specs, experiments = {}, {}
     for s in sweeps:
@@ -129,15 +137,13 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     """
     from ambientsweep.analysis.report import history_table, markdown, summary_table
     from ambientsweep.metrics import names
-    from ambientsweep.tracking.mlflow_log import default_uri, load_history, load_results
+    from ambientsweep.tracking.mlflow_log import load_history, load_results
 
     unknown = [m for m in [*metrics, *history] if not names.is_known_metric(m)]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; known: "
                         f"{', '.join(names.KNOWN_METRICS)}")
-    uri = tracking_uri or default_uri(workdir)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
+    uri = store_uri(workdir, tracking_uri)
     frames, first_spec = [], None
     for s in sweeps:
         name, experiment, spec = resolve_sweep(s, workdir)
