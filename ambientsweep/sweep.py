@@ -199,7 +199,7 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
     loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
     ctx = tr.TrialContext(loaded=loaded, sweep=spec.name, uri=plan.uri,
                           experiment_id=tracking.experiment_id, parent_run_id=parent,
-                          sweep_dir=str(paths.sweep_dir), cache_dir=str(paths.cache))
+                          trials_dir=str(paths.trials), cache_dir=str(paths.cache))
     space, searcher, num_samples = tr.build_search(loaded, plan.points, plan.num_configs)
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     setup = tr.TuneSetup(name="tune", storage_path=str(paths.ray_storage), param_space=space,

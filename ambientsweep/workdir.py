@@ -38,6 +38,7 @@ class SweepPaths:
 
     @property
     def trials(self) -> Path:
+        """One folder per trial id: checkpoint, config.json, evaluation images."""
         return self.sweep_dir / "trials"
 
     @property

@@ -266,7 +266,7 @@ class TrialContext:
     uri: str
     experiment_id: str
     parent_run_id: str
-    sweep_dir: str
+    trials_dir: str  # SweepPaths.trials: one folder per trial id
     cache_dir: str
 
 
@@ -338,7 +338,7 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
             params=run_params, tags={mlflow_log.TAG_CONFIG_HASH: cfg.config_hash(),
                                      mlflow_log.TAG_GROUP: cfg.group_id()})
         ml.set_tags({"ray.node_id": ray.get_runtime_context().get_node_id()})
-        workdir = Path(ctx.sweep_dir) / "trials" / trial_id
+        workdir = Path(ctx.trials_dir) / trial_id
         try:
             run_trial(cfg, _Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
         except DivergedError as e:
