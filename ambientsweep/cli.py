@@ -83,8 +83,8 @@ def plan(
     smoke: Annotated[bool, typer.Option(help="Tiny budget, at most 2 trials.")] = False,
 ) -> None:
     """Dry run: the trials, resources asked against available, work dir, estimated duration."""
-    from ambientsweep.planning import describe_plan
-    from ambientsweep.sweep import make_plan
+    from ambientsweep.commands.plan import describe_plan
+    from ambientsweep.commands.run import make_plan
 
     p = _guard(lambda: make_plan(sweep, workdir=workdir, max_trials=max_trials, smoke=smoke))
     _guard(lambda: describe_plan(p, out=sys.stdout))
@@ -105,7 +105,7 @@ def run(
                                          "and spec.")] = True,
 ) -> None:
     """Run a sweep (or resume it): Ray Tune trials, MLflow records, Pareto exports."""
-    from ambientsweep.sweep import make_plan, run_sweep
+    from ambientsweep.commands.run import make_plan, run_sweep
 
     p = _guard(lambda: make_plan(sweep, workdir=workdir, tracking_uri=tracking_uri,
                                  max_trials=max_trials, smoke=smoke))
@@ -121,7 +121,7 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
            workdir: WorkdirOpt = DEFAULT_WORKDIR,
            tracking_uri: TrackingUriOpt = None) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
-    from ambientsweep.exports import resolve_sweep
+    from ambientsweep.commands.exports import resolve_sweep
     from ambientsweep.tracking.mlflow_log import default_uri, load_results
 
     name, experiment, _ = _guard(lambda: resolve_sweep(sweep, workdir))
@@ -193,7 +193,7 @@ def pareto(
     if bad or not formats:
         _fail(f"--format: unknown {', '.join(bad) or '(empty)'}; allowed: png, svg, pdf, csv, "
               "html")
-    from ambientsweep.exports import export_sweeps
+    from ambientsweep.commands.exports import export_sweeps
 
     written = _guard(lambda: export_sweeps(sweeps, formats=formats, out=out, workdir=workdir,
                                            tracking_uri=tracking_uri, color_by=color_by))
@@ -207,7 +207,7 @@ def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
               workdir: WorkdirOpt = DEFAULT_WORKDIR,
               tracking_uri: TrackingUriOpt = None) -> None:
     """Write the sweep's self-contained HTML dashboard and print its path."""
-    from ambientsweep.exports import export_sweeps
+    from ambientsweep.commands.exports import export_sweeps
 
     written = _guard(lambda: export_sweeps([sweep], formats=["html"], out=out, workdir=workdir,
                                            tracking_uri=tracking_uri, color_by=None))
@@ -226,7 +226,7 @@ def report(
     tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Print mean ± std over seed replicates per configuration, as markdown tables."""
-    from ambientsweep.exports import report_sweeps
+    from ambientsweep.commands.exports import report_sweeps
 
     text = _guard(lambda: report_sweeps(sweeps, metrics=list(metric or []),
                                         history=list(history or []), workdir=workdir,
@@ -247,7 +247,7 @@ def commitment(
 ) -> None:
     """At which noise level do memorized samples commit to the image they copy? Samples every
     finished trial again; mean ± std over seed replicates per configuration."""
-    from ambientsweep.diagnostics import commitment_sweeps
+    from ambientsweep.commands.commitment import commitment_sweeps
 
     levels = list(level or [0.5, 1.0, 2.0, 4.0])
     text = _guard(lambda: commitment_sweeps(sweeps, n=n, seed=seed, levels=levels,
@@ -265,7 +265,7 @@ def sample(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Write N samples of a finished trial's EMA model: a PNG grid and an .npz."""
-    from ambientsweep.sample import sample_trial
+    from ambientsweep.commands.sample import sample_trial
 
     paths = _guard(lambda: sample_trial(trial, n=n, out=out, seed=seed))
     for p in paths:

@@ -60,7 +60,7 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
                       workdir: Path, tracking_uri: str | None) -> str:
     """Markdown table: per configuration, mean ± std over replicates of the commitment stats."""
     from ambientsweep.analysis.report import finished_trials, markdown, summary_table
-    from ambientsweep.exports import resolve_sweep, store_uri
+    from ambientsweep.commands.exports import resolve_sweep, store_uri
     from ambientsweep.tracking.mlflow_log import load_results
 
     if n < 2:

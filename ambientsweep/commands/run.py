@@ -282,6 +282,6 @@ def _count_states(tracking: Any) -> dict[str, int]:
 
 def export_sweep(plan: Plan, tracking: Any) -> dict[str, Path]:
     """Pareto front exports into the sweep folder, logged to the parent run; front tagged."""
-    from ambientsweep.exports import export_and_log
+    from ambientsweep.commands.exports import export_and_log
 
     return export_and_log(plan, tracking)

@@ -13,7 +13,7 @@ from typing import TextIO
 import torch
 
 from ambientsweep.config import SfbdSpec, TrialConfig
-from ambientsweep.sweep import Plan, environment_problems
+from ambientsweep.commands.run import Plan, environment_problems
 
 
 def _time_call(fn, repeats: int) -> float:
