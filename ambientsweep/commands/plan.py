@@ -12,8 +12,8 @@ from typing import TextIO
 
 import torch
 
-from ambientsweep.config import SfbdSpec, TrialConfig
 from ambientsweep.commands.run import Plan, environment_problems
+from ambientsweep.config import SfbdSpec, TrialConfig
 
 
 def _time_call(fn, repeats: int) -> float:
