@@ -70,9 +70,8 @@ def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to c
         spec = loaded.spec
         n = (f"{len(grid_points(spec))} grid points" if spec.search.algorithm == "grid"
              else f"{spec.search.num_trials} {spec.search.algorithm} trials")
-        kind = loaded.base.get("method", {}).get("kind", "edm")
-        typer.echo(f"ok  {path}: sweep {spec.name!r} ({kind}), {n} x {spec.replicates} "
-                   f"replicate(s), objectives {', '.join(spec.metric_names)}")
+        typer.echo(f"ok  {path}: sweep {spec.name!r} ({loaded.method_kind}), {n} x "
+                   f"{spec.replicates} replicate(s), objectives {', '.join(spec.metric_names)}")
 
 
 @app.command()

@@ -10,17 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
-Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
-
+from ambientsweep.methods import MethodSpec, build_method, default_spec, rebuild_on_change
+from ambientsweep.utils.frozen import Fraction
+from ambientsweep.utils.frozen import Frozen as _Frozen
 
 # ----------------------------------------------------------------------------------------------
 # Data, model, optimisation, sampling, evaluation.
@@ -112,66 +108,6 @@ class EvalConfig(_Frozen):
     save_images: bool = True  # sample grid, gallery, histogram PNGs
 
 
-# ----------------------------------------------------------------------------------------------
-# Methods: one spec per YAML `kind`, discriminated.
-
-
-class EdmSpec(_Frozen):
-    """Plain EDM (Karras et al. 2022); also the papers' baselines on the same data split."""
-
-    kind: Literal["edm"] = "edm"
-    train_on: Literal["clean", "clean_fraction", "noisy", "masked"] = "clean"
-    clean_fraction: Fraction = 0.1  # train_on=clean_fraction|noisy: the SFBD split
-    sigma: float = Field(0.5, ge=0.0)  # train_on=noisy: noise std of the observations
-    p: Probability = 0.5  # train_on=masked: erase probability of the observations
-
-
-class AmbientSpec(_Frozen):
-    """Ambient Diffusion (Daras et al., NeurIPS 2023): train on images with erased pixels."""
-
-    kind: Literal["ambient"] = "ambient"
-    p: Probability = 0.4  # probability that a pixel of a training image is erased (mask A)
-    delta: Probability = 0.1  # further erasure of surviving pixels (mask B, A~ = B*A)
-    redraw_delta: bool = False  # redraw B every step (paper) instead of once per image (code)
-
-
-class AmbientTnSpec(_Frozen):
-    """High-noise ambient training (Shah, Kalavasis, Klivans, Daras 2025)."""
-
-    kind: Literal["ambient_tn"] = "ambient_tn"
-    sigma_tn: float | None = Field(None, ge=0.0)  # noise cutoff as a noise std ...
-    tn_quantile: Probability | None = None  # ... or as the share of training sigmas below it
-    weighting: Literal["edm", "x0"] = "edm"  # edm = paper code; x0 = ambient-utils README
-    fixed_noise: bool = True  # x_tn noise frozen per image (paper scripts)
-
-    @model_validator(mode="after")
-    def _one_cutoff(self) -> AmbientTnSpec:
-        if (self.sigma_tn is None) == (self.tn_quantile is None):
-            raise ValueError("give exactly one of method.sigma_tn and method.tn_quantile")
-        return self
-
-
-class SfbdSpec(_Frozen):
-    """SFBD (Lu, Wu, Yu, ICML 2025): clean pretraining, then K forward-backward rounds."""
-
-    kind: Literal["sfbd"] = "sfbd"
-    clean_fraction: Fraction = 0.1  # share of the training images that stay clean
-    sigma: float = Field(0.5, gt=0.0)  # noise std of the noisy images (frozen per image)
-    rounds: int = Field(2, ge=0)  # K
-    pretrain_kimg: float = Field(96.0, gt=0.0)  # training on the clean fraction
-    round_kimg: float = Field(48.0, gt=0.0)  # fine-tuning per round on the denoised set
-    denoise_steps: int = Field(18, ge=2)  # points of the full grid; the part below sigma is used
-    stochastic: bool = False  # SDE backward step (paper) instead of the ODE (code)
-    union: bool = False  # fit on denoised + clean (official README) instead of denoised only
-    denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
-
-
-MethodSpec = Annotated[
-    EdmSpec | AmbientSpec | AmbientTnSpec | SfbdSpec, Field(discriminator="kind")
-]
-METHOD_KINDS: tuple[str, ...] = ("edm", "ambient", "ambient_tn", "sfbd")
-
-
 class TrialConfig(_Frozen):
     """Everything one trial needs. Data randomness is keyed by (seed, replicate, image index)."""
 
@@ -182,15 +118,16 @@ class TrialConfig(_Frozen):
     train: TrainConfig = TrainConfig()
     sampler: SamplerConfig = SamplerConfig()
     eval: EvalConfig = EvalConfig()
-    method: MethodSpec = EdmSpec()
+    # Any registered method spec, chosen by its `kind` (ambientsweep.methods.registry).
+    method: MethodSpec = default_spec()
 
     @property
     def total_kimg(self) -> float:
-        """Images a full-budget trial trains on (thousands), over all its phases."""
-        m = self.method
-        if isinstance(m, SfbdSpec):
-            return m.pretrain_kimg + m.rounds * m.round_kimg
-        return self.train.kimg
+        """Images a full-budget trial trains on (thousands), over all its phases.
+
+        The method's own schedule says it (``Method.total_kimg``); imports its torch class.
+        """
+        return build_method(self).total_kimg()
 
     def config_hash(self) -> str:
         """Stable hash of the resolved config (seed and replicate included)."""
@@ -204,3 +141,6 @@ class TrialConfig(_Frozen):
 def _hash(obj: Any) -> str:
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+rebuild_on_change(TrialConfig)

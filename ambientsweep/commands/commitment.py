@@ -31,7 +31,7 @@ def trial_commitment(trial_dir: Path, *, n: int, seed: int,
     import torch
 
     from ambientsweep.data.datasets import load_splits
-    from ambientsweep.methods import build_method
+    from ambientsweep.methods import METHODS, build_method
     from ambientsweep.metrics.commitment import DenoiserCalls, commitment
     from ambientsweep.training.checkpoint import load_ema_denoiser
     from ambientsweep.utils.seeding import generator
@@ -40,10 +40,11 @@ def trial_commitment(trial_dir: Path, *, n: int, seed: int,
     if not ckpt.is_file():
         raise UserError(f"no checkpoint at {ckpt}")
     net, config = load_ema_denoiser(ckpt, device="cpu")
-    if config.method.kind == "ambient":
-        raise UserError(f"{trial_dir}: commitment needs the plain denoiser's sampler; Ambient "
-                        "Diffusion samples through masks (kinds edm, ambient_tn, sfbd)")
     method = build_method(config)
+    if method.sampler_note is not None:
+        plain = [k for k, cls in METHODS.items() if cls.sampler_note is None]
+        raise UserError(f"{trial_dir}: commitment needs the plain denoiser's sampler; "
+                        f"{method.sampler_note} (kinds {', '.join(plain)})")
     splits = load_splits(config.data, seed=config.seed, replicate=config.replicate)
     with torch.no_grad(), DenoiserCalls(net) as calls:
         x = method.sample(net, n, generator("commitment", seed))

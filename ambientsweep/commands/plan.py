@@ -13,7 +13,7 @@ from typing import TextIO
 import torch
 
 from ambientsweep.commands.run import Plan, environment_problems
-from ambientsweep.config import SfbdSpec, TrialConfig
+from ambientsweep.config import TrialConfig
 
 
 def _time_call(fn, repeats: int) -> float:
@@ -64,15 +64,14 @@ def estimate_trial_seconds(cfg: TrialConfig, threads: int) -> tuple[float, str]:
         torch.set_num_threads(previous)
     nfe = 2 * cfg.sampler.steps - 1 if cfg.sampler.solver == "heun" else cfg.sampler.steps
     one_eval = per_eval_batch * nfe * math.ceil(cfg.eval.num_samples / x.shape[0])
-    m = cfg.method
-    kimg = cfg.total_kimg
-    if isinstance(m, SfbdSpec):
-        evals = m.rounds + 1
-        n_noisy = len(splits.train) * (1 - m.clean_fraction)
-        denoise = m.rounds * per_eval_batch * nfe * math.ceil(n_noisy / x.shape[0]) / 2
-    else:
-        evals = 1 + (int(kimg / cfg.eval.every_kimg) if cfg.eval.every_kimg else 0)
-        denoise = 0.0
+    # The method's own schedule: its fit phases, the evaluation after each round (as the
+    # Trainer runs it) and the sampling its action phases do (SFBD's backward steps).
+    kimg = method.total_kimg()
+    fits = [p for p in method.phases() if p.kind == "fit"]
+    evals = 1 + sum(p.round is not None for p in fits[:-1])
+    evals += int(kimg / cfg.eval.every_kimg) if cfg.eval.every_kimg else 0
+    denoise = sum(per_eval_batch * nfe * math.ceil(images / x.shape[0]) * share
+                  for images, share in method.planned_sampling(len(splits.train)))
     train_s = kimg * 1000 / b * per_step
     total = train_s + evals * one_eval + denoise
     how = (f"{per_step * 1000:.0f} ms/step x {kimg * 1000 / b:.0f} steps + {evals} "

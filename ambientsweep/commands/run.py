@@ -21,11 +21,10 @@ from ambientsweep.spec.load import LoadedSweep, grid_points, load_sweep
 from ambientsweep.workdir import SweepPaths, check_writable, sweep_paths
 
 # Tiny budget for `--smoke`: every phase trains a few hundred images, evaluates 64 samples.
-SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "*": {"train.kimg": 0.64, "train.log_every_kimg": 0.32, "eval.num_samples": 64,
-          "eval.every_kimg": None, "sampler.steps": 6},
-    "sfbd": {"method.pretrain_kimg": 0.64, "method.round_kimg": 0.32, "method.rounds": 1,
-             "method.denoise_steps": 6},
+# A method with its own budget keys adds them (its spec's `smoke_overrides`).
+SMOKE_OVERRIDES: dict[str, Any] = {
+    "train.kimg": 0.64, "train.log_every_kimg": 0.32, "eval.num_samples": 64,
+    "eval.every_kimg": None, "sampler.steps": 6,
 }
 
 
@@ -58,8 +57,9 @@ def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str 
     loaded = load_sweep(sweep_file)
     spec = loaded.spec
     if smoke:
-        over = dict(SMOKE_OVERRIDES["*"])
-        over.update(SMOKE_OVERRIDES.get(loaded.base.get("method", {}).get("kind", "edm"), {}))
+        from ambientsweep.methods import method_spec
+
+        over = {**SMOKE_OVERRIDES, **method_spec(loaded.method_kind).smoke_overrides}
         spec = spec.model_copy(update={"name": f"{spec.name}-smoke"})
         loaded = dataclasses.replace(loaded.with_overrides(over), spec=spec)
         max_trials = max_trials or 2

@@ -1,24 +1,23 @@
-"""The method plug-in contract: train sets, batches, phases, the Method protocol and registry.
+"""The method plug-in contract: train sets, batches, phases, the Method protocol and defaults.
 
 A method is a loss on a typed :class:`Batch`, the corruption that builds its train sets, and
-(for SFBD) a list of :class:`Phase` objects the shared Trainer runs in order.
+(for SFBD) a list of :class:`Phase` objects the shared Trainer runs in order. Its spec and
+registration live torch-free in ``methods/<kind>/spec.py`` and ``methods/registry.py``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from ambientsweep.config import TrialConfig
 from ambientsweep.sampling.solvers import randn, sample_from_config
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
     from ambientsweep.models.precond import Denoiser
 
 
@@ -154,8 +153,11 @@ class Phase:
 class Method(Protocol):
     """A training method plugged into the shared Trainer."""
 
-    kind: ClassVar[str]
+    kind: str  # the spec's YAML kind
     extra_channels: int  # extra input channels the backbone needs (Ambient: 1 mask channel)
+    #: None when ``sample`` integrates the plain denoiser D(x; sigma) (what ``ambientsweep
+    #: commitment`` records); otherwise why it cannot (Ambient samples through masks).
+    sampler_note: str | None
     config: TrialConfig
 
     def train_sets(self, view: CorruptionInput) -> dict[str, TrainSet]:
@@ -178,6 +180,14 @@ class Method(Protocol):
         """String facts about the method for tracking, e.g. {"ambient.naive": "true"}."""
         ...
 
+    def total_kimg(self) -> float:
+        """Images (thousands) a full-budget trial trains on: the sum over its fit phases."""
+        ...
+
+    def planned_sampling(self, n_train: int) -> list[tuple[float, float]]:
+        """For ``ambientsweep plan``: (images, share of a sampling trajectory) per action."""
+        ...
+
     def sample_metrics(self, samples: Tensor) -> dict[str, float]:
         """Metrics that need what the last sample() call drew, e.g. Ambient's masks."""
         ...
@@ -190,13 +200,17 @@ class Method(Protocol):
 class MethodBase:
     """Defaults: one fit phase of ``train.kimg``, Heun sampling from sigma_max, all ids."""
 
-    kind: ClassVar[str] = ""
     extra_channels: int = 0
+    sampler_note: ClassVar[str | None] = None
 
     def __init__(self, spec: Any, config: TrialConfig) -> None:
         self.spec = spec
         self.config = config
         self._train_index: Tensor | None = None  # set by train_sets(); ids of the subset
+
+    @property
+    def kind(self) -> str:
+        return str(self.spec.kind)
 
     def train_sets(self, view: CorruptionInput) -> dict[str, TrainSet]:
         self._train_index = view.index.clone()
@@ -207,6 +221,13 @@ class MethodBase:
 
     def phases(self) -> list[Phase]:
         return [Phase("fit", "fit", kimg=self.config.train.kimg)]
+
+    def total_kimg(self) -> float:
+        return sum(p.kimg for p in self.phases() if p.kind == "fit")
+
+    def planned_sampling(self, n_train: int) -> list[tuple[float, float]]:
+        """No action phase samples anything by default."""
+        return []
 
     def sample(self, net: Denoiser, n: int, generator: torch.Generator) -> Tensor:
         device = next(net.parameters()).device
@@ -226,33 +247,3 @@ class MethodBase:
             raise RuntimeError("memorization_sets() is known only after train_sets()")
         return {"": self._train_index}
 
-
-METHODS: dict[str, type[MethodBase]] = {}
-_M = TypeVar("_M", bound=type[MethodBase])
-
-
-def register(kind: str) -> Callable[[_M], _M]:
-    """Class decorator: register a method under its YAML `kind`."""
-
-    def deco(cls: _M) -> _M:
-        if kind in METHODS and METHODS[kind] is not cls:
-            raise ValueError(f"method kind {kind!r} is already registered")
-        cls.kind = kind
-        METHODS[kind] = cls
-        return cls
-
-    return deco
-
-
-def build_method(config: TrialConfig) -> MethodBase:
-    """The registered method for ``config.method.kind``, built from its spec."""
-    kind = config.method.kind
-    if kind not in METHODS:
-        # Convention: the method of kind K lives in ambientsweep/methods/K.py and registers
-        # itself on import, so a new method needs no edit of this package's __init__.
-        module = f"ambientsweep.methods.{kind}"
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-    if kind not in METHODS:
-        raise KeyError(f"no method registered for kind {kind!r}; known: {sorted(METHODS)}")
-    return METHODS[kind](config.method, config)

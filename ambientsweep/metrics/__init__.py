@@ -1,6 +1,11 @@
-"""Fidelity and memorization metrics, their names, feature extractors and pictures."""
+"""Fidelity and memorization metrics, their names, feature extractors and pictures.
 
-from ambientsweep.metrics.evaluate import Evaluator
+Importing the package stays torch-free (the sweep spec imports ``names`` to check objectives
+on the light ``validate`` path); :class:`Evaluator` is imported on first access (PEP 562).
+"""
+
+from typing import Any
+
 from ambientsweep.metrics.names import (
     KNOWN_METRICS,
     MEM_RATIO_PIXELS,
@@ -10,6 +15,15 @@ from ambientsweep.metrics.names import (
     kid_key,
     mem_key,
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Evaluator":
+        from ambientsweep.metrics.evaluate import Evaluator
+
+        return Evaluator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KNOWN_METRICS",

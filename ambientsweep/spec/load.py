@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ambientsweep.config import TrialConfig
 from ambientsweep.errors import UserError
+from ambientsweep.methods import default_kind, kinds, method_spec
 from ambientsweep.spec.schema import Param, SweepSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,11 @@ class LoadedSweep:
     path: Path  # the sweep file (absolute)
     base_path: Path  # the resolved base config file (absolute)
     base: dict[str, Any]  # base config with the sweep's method and overrides applied
+
+    @property
+    def method_kind(self) -> str:
+        """The trials' method kind (the base's ``method.kind``, or the default kind)."""
+        return str(self.base.get("method", {}).get("kind", default_kind()))
 
     def with_overrides(self, dotted: dict[str, Any]) -> LoadedSweep:
         """The same sweep with more fixed dotted keys in its base (smoke budget, threads)."""
@@ -145,7 +151,7 @@ def _format_errors(
         elif e["type"] == "union_tag_invalid":
             tag = e["ctx"].get("tag") if e.get("ctx") else None
             tag = tag if tag is not None else e["input"]
-            msg = f"unknown method kind {tag!r}; allowed: edm, ambient, ambient_tn, sfbd"
+            msg = f"unknown method kind {tag!r}; allowed: {', '.join(kinds())}"
         elif e["type"] == "missing":
             msg = "required key is missing"
         out.append(f"{where}: {key}: {msg}")
@@ -157,13 +163,9 @@ def _allowed_for(model: type[BaseModel], shown_parent: tuple[str, ...],
     allowed = _allowed_keys(model, shown_parent)
     if allowed is None and len(loc) >= 2:
         # Inside a discriminated union: loc = (..., 'method', '<kind>', 'key').
-        from ambientsweep import config as C
-
-        by_kind = {"edm": C.EdmSpec, "ambient": C.AmbientSpec, "ambient_tn": C.AmbientTnSpec,
-                   "sfbd": C.SfbdSpec}
         for i, part in enumerate(loc[:-1]):
-            if part in by_kind and i > 0 and loc[i - 1] == "method":
-                return list(by_kind[part].model_fields)
+            if part in kinds() and i > 0 and loc[i - 1] == "method":
+                return list(method_spec(part).model_fields)
     return allowed or []
 
 
@@ -306,8 +308,8 @@ def _check_config(
     except ValidationError as e:
         out = []
         for x in e.errors(include_url=False):
-            loc = ".".join(str(p) for p in x["loc"] if p not in
-                           ("edm", "ambient", "ambient_tn", "sfbd") or x["loc"][0] != "method")
+            loc = ".".join(str(p) for p in x["loc"] if p not in kinds()
+                           or x["loc"][0] != "method")
             line = _nearest_line(lines, where)
             w = f"{file}{f':{line}' if line else ''}"
             label = ".".join(where)

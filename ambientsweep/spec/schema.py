@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ambientsweep.config import MethodSpec
+from ambientsweep.methods import MethodSpec, rebuild_on_change
 from ambientsweep.metrics import names
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -209,3 +209,6 @@ class SweepSpec(_Frozen):
     @property
     def metric_names(self) -> list[str]:
         return [o.metric for o in self.objectives]
+
+
+rebuild_on_change(SweepSpec)

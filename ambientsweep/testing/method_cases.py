@@ -2,10 +2,10 @@
 
 Usage, in ``tests/methods/test_<kind>.py``::
 
-    class TestAmbient(MethodCases):
+    class TestMyMethod(MethodCases):
         @pytest.fixture
         def method(self) -> Method:
-            return build_method(tiny_config(AmbientSpec(p=0.4, delta=0.1)))
+            return build_method(tiny_config(MySpec(p=0.4)))
 
 Checks, on a tiny synthetic data set and an MLP denoiser: the train sets are well formed; the
 loss is a finite per-sample [B] tensor; the same generator seed gives the same loss; gradients

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ambientsweep.config import AmbientSpec, EdmSpec, SamplerConfig
-from ambientsweep.methods import METHODS, Batch, build_method, edm_loss
-from ambientsweep.methods.ambient import Ambient, masked_denoise, masked_pixel_mean
+from ambientsweep.config import SamplerConfig
+from ambientsweep.methods import METHODS, AmbientSpec, Batch, EdmSpec, build_method, edm_loss
+from ambientsweep.methods.ambient.method import Ambient, masked_denoise, masked_pixel_mean
 from ambientsweep.metrics.holes import holes_contrast
 from ambientsweep.models import build_denoiser
 from ambientsweep.testing import MethodCases, tiny_config, tiny_corruption_input

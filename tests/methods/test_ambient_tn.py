@@ -7,9 +7,8 @@ import math
 import pytest
 import torch
 
-from ambientsweep.config import AmbientTnSpec, EdmSpec
-from ambientsweep.methods import METHODS, Batch, build_method, edm_weight
-from ambientsweep.methods.ambient_tn import (
+from ambientsweep.methods import METHODS, AmbientTnSpec, Batch, EdmSpec, build_method, edm_weight
+from ambientsweep.methods.ambient_tn.method import (
     X0_WEIGHT_CAP,
     AmbientTn,
     quantile_sigma,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ambientsweep.config import EdmSpec, TrialConfig
+from ambientsweep.config import TrialConfig
 from ambientsweep.methods import (
     METHODS,
     Batch,
     Edm,
+    EdmSpec,
     build_method,
     clean_noisy_split,
     edm_weight,

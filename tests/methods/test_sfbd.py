@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from ambientsweep.config import EvalConfig, SamplerConfig, SfbdSpec, TrialConfig
-from ambientsweep.methods import METHODS, ActionContext, Batch, TrainSet, build_method
-from ambientsweep.methods.sfbd import Sfbd, backward_sigmas, denoise_observations
+from ambientsweep.config import EvalConfig, SamplerConfig, TrialConfig
+from ambientsweep.methods import METHODS, ActionContext, Batch, SfbdSpec, TrainSet, build_method
+from ambientsweep.methods.sfbd.method import Sfbd, backward_sigmas, denoise_observations
 from ambientsweep.testing import MethodCases, tiny_config, tiny_corruption_input
 from ambientsweep.tracking.reporter import ListReporter
 from ambientsweep.training import EvalPoint, NoHooks, Trainer

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import torch
 
-from ambientsweep.config import EdmSpec, EvalConfig, TrialConfig
+from ambientsweep.config import EvalConfig, TrialConfig
+from ambientsweep.methods import EdmSpec
 from ambientsweep.testing import tiny_config, tiny_corruption_input
 
 

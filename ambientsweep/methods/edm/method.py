@@ -7,18 +7,18 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ambientsweep.config import EdmSpec, TrialConfig
 from ambientsweep.methods.base import (
     Batch,
     CorruptionInput,
     MethodBase,
     TrainSet,
     clean_noisy_split,
-    register,
 )
 from ambientsweep.sampling.solvers import randn
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
+    from ambientsweep.methods.edm.spec import EdmSpec
     from ambientsweep.models.precond import Denoiser
 
 
@@ -64,7 +64,6 @@ def edm_loss(
 # The method.
 
 
-@register("edm")
 class Edm(MethodBase):
     """EDM on clean data, on the SFBD clean fraction, or naively on corrupted observations.
 

@@ -34,19 +34,19 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ambientsweep.config import AmbientTnSpec, TrialConfig
 from ambientsweep.methods.base import (
     Batch,
     CorruptionInput,
     MethodBase,
     TrainSet,
-    register,
     rows_of,
 )
-from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
+from ambientsweep.methods.edm.method import edm_weight, pixel_mean, sample_sigmas
 from ambientsweep.sampling.solvers import randn
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
+    from ambientsweep.methods.ambient_tn.spec import AmbientTnSpec
     from ambientsweep.models.precond import Denoiser
 
 __all__ = ["X0_WEIGHT_CAP", "AmbientTn", "quantile_sigma", "tweedie_a", "x0_to_xtn"]
@@ -78,7 +78,6 @@ def x0_to_xtn(x_sigma: Tensor, x0_hat: Tensor, a: Tensor) -> Tensor:
     return a * x_sigma + (1 - a) * x0_hat
 
 
-@register("ambient_tn")
 class AmbientTn(MethodBase):
     """Clean EDM loss below σ_tn, ambient (noisy-target) loss above it (Shah et al. 2025)."""
 

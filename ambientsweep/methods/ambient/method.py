@@ -39,22 +39,22 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ambientsweep.config import AmbientSpec, TrialConfig
 from ambientsweep.methods.base import (
     Batch,
     CorruptionInput,
     MethodBase,
     TrainSet,
-    register,
     rows_of,
 )
-from ambientsweep.methods.edm import edm_weight, pixel_mean, sample_sigmas
+from ambientsweep.methods.edm.method import edm_weight, pixel_mean, sample_sigmas
 from ambientsweep.metrics import names
 from ambientsweep.metrics.holes import holes_contrast
 from ambientsweep.models.precond import edm_scalings
 from ambientsweep.sampling.solvers import randn, sample_from_config
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
+    from ambientsweep.methods.ambient.spec import AmbientSpec
     from ambientsweep.models.precond import Denoiser
 
 __all__ = ["Ambient", "masked_denoise", "masked_pixel_mean"]
@@ -91,12 +91,12 @@ def masked_pixel_mean(err: Tensor, mask: Tensor) -> Tensor:
     return pixel_mean(m * err) / pixel_mean(m).clamp_min(1.0 / m[0].numel())
 
 
-@register("ambient")
 class Ambient(MethodBase):
     """Ambient Diffusion with pixel-erasure masks (Daras et al. 2023), EDM σ and weighting."""
 
     spec: AmbientSpec
     extra_channels = 1  # the mask Ã, concatenated to the backbone input
+    sampler_note = "Ambient Diffusion samples through masks"
 
     def __init__(self, spec: AmbientSpec, config: TrialConfig) -> None:
         super().__init__(spec, config)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ambientsweep.config import SamplerConfig, SfbdSpec, TrialConfig
 from ambientsweep.methods.base import (
     ActionContext,
     Batch,
@@ -33,13 +32,14 @@ from ambientsweep.methods.base import (
     Phase,
     TrainSet,
     clean_noisy_split,
-    register,
 )
-from ambientsweep.methods.edm import edm_loss
+from ambientsweep.methods.edm.method import edm_loss
 from ambientsweep.sampling.schedules import karras_sigmas, truncate
 from ambientsweep.sampling.solvers import DenoiseFn, euler_maruyama, heun
 
 if TYPE_CHECKING:
+    from ambientsweep.config import SamplerConfig, TrialConfig
+    from ambientsweep.methods.sfbd.spec import SfbdSpec
     from ambientsweep.models.precond import Denoiser
 
 __all__ = ["Sfbd", "backward_sigmas", "backward_step", "denoise_observations"]
@@ -103,7 +103,6 @@ def denoise_observations(
 # The method.
 
 
-@register("sfbd")
 class Sfbd(MethodBase):
     """SFBD as phases: pretrain on the clean images, then K x [denoise the noisy ones; fit].
 
@@ -168,6 +167,11 @@ class Sfbd(MethodBase):
                 Phase(f"fit{k}", "fit", kimg=spec.round_kimg, data="denoised", round=k),
             ]
         return out
+
+    def planned_sampling(self, n_train: int) -> list[tuple[float, float]]:
+        """Each round denoises the noisy images from sigma: about half a sampling trajectory."""
+        n_noisy = n_train * (1 - self.spec.clean_fraction)
+        return [(n_noisy, 0.5)] * self.spec.rounds
 
     # -- the backward step ---------------------------------------------------------------------
 

@@ -1,0 +1,40 @@
+"""The ``sfbd`` method's spec (torch-free): the split, the noise, the rounds and their budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ambientsweep.methods.spec import MethodSpecBase
+from ambientsweep.utils.frozen import Fraction
+
+if TYPE_CHECKING:
+    from ambientsweep.methods.sfbd.method import Sfbd
+
+
+class SfbdSpec(MethodSpecBase):
+    """SFBD (Lu, Wu, Yu, ICML 2025): clean pretraining, then K forward-backward rounds."""
+
+    kind: Literal["sfbd"] = "sfbd"
+    clean_fraction: Fraction = 0.1  # share of the training images that stay clean
+    sigma: float = Field(0.5, gt=0.0)  # noise std of the noisy images (frozen per image)
+    rounds: int = Field(2, ge=0)  # K
+    pretrain_kimg: float = Field(96.0, gt=0.0)  # training on the clean fraction
+    round_kimg: float = Field(48.0, gt=0.0)  # fine-tuning per round on the denoised set
+    denoise_steps: int = Field(18, ge=2)  # points of the full grid; the part below sigma is used
+    stochastic: bool = False  # SDE backward step (paper) instead of the ODE (code)
+    union: bool = False  # fit on denoised + clean (official README) instead of denoised only
+    denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
+
+    # SFBD's budget is its own (train.kimg is not read): one short round for --smoke.
+    smoke_overrides: ClassVar[dict[str, Any]] = {
+        "method.pretrain_kimg": 0.64, "method.round_kimg": 0.32, "method.rounds": 1,
+        "method.denoise_steps": 6,
+    }
+
+    @classmethod
+    def method_class(cls) -> type[Sfbd]:
+        from ambientsweep.methods.sfbd.method import Sfbd
+
+        return Sfbd

@@ -1,0 +1,33 @@
+"""What every method spec is: a frozen pydantic model with a ``kind`` and a few class hooks.
+
+Torch-free on purpose: specs are imported by ``ambientsweep.config`` and by the light CLI path
+(``validate``, ``schema``); the method's torch class is imported only when a trial builds it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ambientsweep.utils.frozen import Frozen
+
+if TYPE_CHECKING:
+    from ambientsweep.methods.base import MethodBase
+
+
+class MethodSpecBase(Frozen):
+    """Base of the ``method:`` section of a trial config; one subclass per YAML ``kind``.
+
+    A subclass declares ``kind: Literal["<kind>"] = "<kind>"``, its fields, and
+    :meth:`method_class`; ``ambientsweep/methods/__init__.py`` registers it.
+    """
+
+    kind: str
+
+    #: Dotted keys that `ambientsweep run --smoke` sets on top of the generic tiny budget, for
+    #: the method's own budget fields (e.g. SFBD's pretraining and round lengths).
+    smoke_overrides: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def method_class(cls) -> type[MethodBase]:
+        """The torch class that trains this spec (imported here, lazily)."""
+        raise NotImplementedError(f"{cls.__name__} does not name its method class")
