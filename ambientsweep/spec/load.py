@@ -160,13 +160,11 @@ def _format_errors(
 
 def _allowed_for(model: type[BaseModel], shown_parent: tuple[str, ...],
                  loc: tuple[str, ...]) -> list[str]:
-    allowed = _allowed_keys(model, shown_parent)
-    if allowed is None and len(loc) >= 2:
-        # Inside a discriminated union: loc = (..., 'method', '<kind>', 'key').
-        for i, part in enumerate(loc[:-1]):
-            if part in kinds() and i > 0 and loc[i - 1] == "method":
-                return list(method_spec(part).model_fields)
-    return allowed or []
+    # Inside the method union, loc = (..., 'method', '<kind>', 'key'): that kind's keys.
+    for i, part in enumerate(loc[:-1]):
+        if part in kinds() and i > 0 and loc[i - 1] == "method":
+            return list(method_spec(part).model_fields)
+    return _allowed_keys(model, shown_parent) or []
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
