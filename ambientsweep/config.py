@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ambientsweep.methods import MethodSpec, build_method, default_spec, rebuild_on_change
+from ambientsweep.methods import MethodSpec, default_spec, rebuild_on_change
 from ambientsweep.utils.frozen import Fraction
 from ambientsweep.utils.frozen import Frozen as _Frozen
 
@@ -125,9 +125,9 @@ class TrialConfig(_Frozen):
     def total_kimg(self) -> float:
         """Images a full-budget trial trains on (thousands), over all its phases.
 
-        The method's own schedule says it (``Method.total_kimg``); imports its torch class.
+        The method says it (its spec's ``budget_kimg``, equal to its fit phases; torch-free).
         """
-        return build_method(self).total_kimg()
+        return self.method.budget_kimg(self)
 
     def config_hash(self) -> str:
         """Stable hash of the resolved config (seed and replicate included)."""

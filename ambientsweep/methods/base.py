@@ -181,7 +181,8 @@ class Method(Protocol):
         ...
 
     def total_kimg(self) -> float:
-        """Images (thousands) a full-budget trial trains on: the sum over its fit phases."""
+        """Images (thousands) a full-budget trial trains on: the sum over its fit phases
+        (equal to ``spec.budget_kimg(config)``, the torch-free form)."""
         ...
 
     def planned_sampling(self, n_train: int) -> list[tuple[float, float]]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ambientsweep.utils.frozen import Frozen
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
     from ambientsweep.methods.base import MethodBase
 
 
@@ -26,6 +27,14 @@ class MethodSpecBase(Frozen):
     #: Dotted keys that `ambientsweep run --smoke` sets on top of the generic tiny budget, for
     #: the method's own budget fields (e.g. SFBD's pretraining and round lengths).
     smoke_overrides: ClassVar[dict[str, Any]] = {}
+
+    def budget_kimg(self, config: TrialConfig) -> float:
+        """Images (thousands) a full-budget trial trains on, without building the method.
+
+        Must equal the sum of the method's fit phases (``MethodBase.total_kimg``; the
+        conformance suite checks it): the driver reads it torch-free for early stopping.
+        """
+        return config.train.kimg
 
     @classmethod
     def method_class(cls) -> type[MethodBase]:

@@ -8,11 +8,11 @@ Usage, in ``tests/methods/test_<kind>.py``::
             return build_method(tiny_config(MySpec(p=0.4)))
 
 Checks, on a tiny synthetic data set and an MLP denoiser: the train sets are well formed; the
-loss is a finite per-sample [B] tensor; the same generator seed gives the same loss; gradients
-reach every trainable parameter; and for corrupted train sets, unobserved information cannot
-change the loss: pixels outside the mask (both in the originals the set is built from and in the
-batch the loss sees, unless the method is a naive baseline), and the clean originals after the
-set is built.
+spec's budget equals the fit phases; the loss is a finite per-sample [B] tensor; the same
+generator seed gives the same loss; gradients reach every trainable parameter; and for
+corrupted train sets, unobserved information cannot change the loss: pixels outside the mask
+(both in the originals the set is built from and in the batch the loss sees, unless the method
+is a naive baseline), and the clean originals after the set is built.
 """
 
 from __future__ import annotations
@@ -116,6 +116,12 @@ class MethodCases:
                 assert ts.sigma_n.shape == (n,), name
         fit_data = {p.data for p in method.phases() if p.kind == "fit"}
         assert fit_data & set(sets), "no fit phase trains on a set built by train_sets()"
+
+    def test_budget_is_the_fit_phases(self, method: Method) -> None:
+        fits = sum(p.kimg for p in method.phases() if p.kind == "fit")
+        assert method.total_kimg() == pytest.approx(fits)
+        # The spec's torch-free budget (TrialConfig.total_kimg) agrees with the schedule.
+        assert method.config.total_kimg == pytest.approx(fits)
 
     def test_loss_is_finite_per_sample(
         self, method: Method, sets: dict[str, TrainSet], net: Denoiser

@@ -50,6 +50,9 @@ class ToySpec(MethodSpecBase):
 
     smoke_overrides: ClassVar[dict[str, Any]] = {"method.warmup_kimg": 0.16}
 
+    def budget_kimg(self, config: TrialConfig) -> float:
+        return self.warmup_kimg + config.train.kimg
+
     @classmethod
     def method_class(cls) -> type[Toy]:
         return Toy

@@ -10,6 +10,7 @@ from ambientsweep.methods.spec import MethodSpecBase
 from ambientsweep.utils.frozen import Fraction
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
     from ambientsweep.methods.sfbd.method import Sfbd
 
 
@@ -32,6 +33,10 @@ class SfbdSpec(MethodSpecBase):
         "method.pretrain_kimg": 0.64, "method.round_kimg": 0.32, "method.rounds": 1,
         "method.denoise_steps": 6,
     }
+
+    def budget_kimg(self, config: TrialConfig) -> float:
+        """Pretraining plus K rounds of fine-tuning (the fit phases of ``Sfbd.phases``)."""
+        return self.pretrain_kimg + self.rounds * self.round_kimg
 
     @classmethod
     def method_class(cls) -> type[Sfbd]:
