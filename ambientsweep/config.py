@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ambientsweep.methods import MethodSpec, default_spec, rebuild_on_change
+from ambientsweep.metrics.names import FidelitySpace
 from ambientsweep.utils.frozen import Fraction
 from ambientsweep.utils.frozen import Frozen as _Frozen
 
@@ -100,7 +101,7 @@ class SamplerConfig(_Frozen):
 class EvalConfig(_Frozen):
     num_samples: int = Field(500, ge=10)  # generated samples per evaluation
     every_kimg: float | None = Field(None, gt=0.0)  # intermediate evaluations; final always
-    features: Literal["digits_cnn", "pixels", "inception"] = "digits_cnn"  # fidelity space
+    features: FidelitySpace = "digits_cnn"  # fidelity space (metrics.names.FIDELITY_SPACES)
     dinov2: bool = False  # also top-1 similarity in DINOv2 space (weights must be cached)
     ratio_threshold: float = Field(1 / 3, gt=0.0, lt=1.0)  # memorized if d1 < t * d2
     sim_threshold: float = Field(0.95, gt=0.0, le=1.0)  # mem_sim_frac_*: top-1 cosine > this

@@ -23,7 +23,7 @@ from ambientsweep.tracking.reporter import Reporter
 from ambientsweep.training.trainer import EvalPoint, Trainer
 from ambientsweep.utils.seeding import generator
 
-BUDGET_COMPLETE = "budget_complete"  # reported as 1.0 with the final metrics
+BUDGET_COMPLETE = names.BUDGET_COMPLETE  # reported as 1.0 with the final metrics
 
 
 @dataclass
@@ -80,7 +80,7 @@ class _TrialHooks:
         for p in paths:  # samples_<step>.png, gallery_<step>.png, similarity_<step>.png
             self.images[p.stem.rsplit("_", 1)[0]] = p
         if point.round is not None:
-            metrics = {**metrics, "round": float(point.round)}
+            metrics = {**metrics, names.ROUND: float(point.round)}
         self.eval_seconds += time.perf_counter() - t0
         return metrics
 
@@ -90,7 +90,7 @@ class _TrialHooks:
         x = denoised.x.float().cpu().clamp(-1, 1)
         mse = ((x - originals) ** 2).flatten(1).mean(1)
         psnr = 10 * torch.log10(4.0 / mse.clamp_min(1e-12))  # peak-to-peak range 2 -> 4
-        return {names.PSNR_DENOISED: float(psnr.mean()), "round": float(round)}
+        return {names.PSNR_DENOISED: float(psnr.mean()), names.ROUND: float(round)}
 
 
 def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,

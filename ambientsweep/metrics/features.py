@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from ambientsweep.data.datasets import Splits
 from ambientsweep.errors import UserError, WeightsMissingError
+from ambientsweep.metrics import names
 from ambientsweep.metrics.weights import require_weights
 from ambientsweep.utils.seeding import generator
 
@@ -302,12 +303,13 @@ def build_extractor(
     name: str, splits: Splits, *, cache_dir: Path, device: torch.device
 ) -> FeatureExtractor:
     """The extractor called ``name``; errors (never a fallback) when it cannot be built."""
-    if name == "pixels":
-        return PixelFeatures()
-    if name == "digits_cnn":
-        return load_or_train_cnn(splits, cache_dir, device)
-    if name == "inception":
-        return InceptionFeatures(cache_dir, device)
-    if name == "dinov2":
-        return dinov2_features(cache_dir, device)
-    raise UserError(f"unknown feature space {name!r}; known: pixels, digits_cnn, inception")
+    builders: dict[str, Callable[[], FeatureExtractor]] = {
+        "pixels": PixelFeatures,
+        "digits_cnn": lambda: load_or_train_cnn(splits, cache_dir, device),
+        "inception": lambda: InceptionFeatures(cache_dir, device),
+        "dinov2": lambda: dinov2_features(cache_dir, device),
+    }
+    if name not in builders:
+        raise UserError(f"unknown feature space {name!r}; known: "
+                        f"{', '.join(names.MEMORIZATION_SPACES)}")
+    return builders[name]()

@@ -16,26 +16,43 @@ Every key is built here (DESIGN.md, "Names that bind"); no other module formats 
   samples the feature CNN classifies with probability > 0.9, higher).
 - Suffixes ``_clean`` / ``_noisy`` say which set a memorization metric (or ``psnr_denoised``) was
   measured against, e.g. ``mem_ratio_pixels_clean``.
+- Bookkeeping reported with the metrics (no direction, never an objective): ``budget_complete``
+  (1.0 once a trial trained its whole budget), ``round`` (SFBD round of a report); on the
+  sweep's parent run ``hypervolume`` and ``front_size``; ``ambientsweep commitment``'s columns
+  ``commit_sigma_median`` and ``committed_at_sigma>=<level>``.
+
+Feature spaces come in two lists, each written once: :data:`FIDELITY_SPACES` (those with a
+Fréchet/KID path, the values of ``eval.features``) and :data:`MEMORIZATION_SPACES` (those a
+nearest-neighbour test can run in; DINOv2 has no Fréchet path).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
+    "BUDGET_COMPLETE",
     "CLASSIFIER_ACCURACY",
+    "COMMIT_SIGMA_MEDIAN",
     "CONF90",
     "DIRECTIONS",
     "FEATURE_SPACES",
+    "FIDELITY_SPACES",
+    "FRONT_SIZE",
     "HOLES_CONTRAST",
+    "HYPERVOLUME",
     "KNOWN_METRICS",
     "LOSS",
+    "MEMORIZATION_SPACES",
     "MEM_KINDS",
     "MEM_RATIO_PIXELS",
     "PSNR_DENOISED",
+    "ROUND",
     "SUFFIXES",
     "Direction",
+    "FidelitySpace",
+    "committed_share_key",
     "direction",
     "fd_key",
     "is_known_metric",
@@ -45,7 +62,12 @@ __all__ = [
 
 Direction = Literal["min", "max"]
 
-FEATURE_SPACES: tuple[str, ...] = ("pixels", "digits_cnn", "inception", "dinov2")
+# Spaces with a Fréchet distance / KID path: the values ``eval.features`` accepts.
+FidelitySpace = Literal["pixels", "digits_cnn", "inception"]
+FIDELITY_SPACES: tuple[str, ...] = get_args(FidelitySpace)
+# Spaces a memorization (nearest-neighbour) test runs in: the fidelity ones and DINOv2.
+MEMORIZATION_SPACES: tuple[str, ...] = (*FIDELITY_SPACES, "dinov2")
+FEATURE_SPACES: tuple[str, ...] = MEMORIZATION_SPACES  # every space some metric is named after
 SUFFIXES: tuple[str, ...] = ("", "_clean", "_noisy")
 MEM_KINDS: dict[str, Direction] = {
     "ratio": "min",  # fraction memorized by the ratio test d1 < t * d2
@@ -61,16 +83,28 @@ CLASSIFIER_ACCURACY = "classifier_accuracy"
 CONF90 = "conf90"
 HOLES_CONTRAST = "holes_contrast"  # ambient: hidden / shown local contrast (1 = no holes)
 
+# Bookkeeping keys (no direction: never objectives).
+BUDGET_COMPLETE = "budget_complete"  # 1.0 with the final metrics of a trial's whole budget
+ROUND = "round"  # SFBD round the reported values belong to
+HYPERVOLUME = "hypervolume"  # parent run: hypervolume of the sweep's front
+FRONT_SIZE = "front_size"  # parent run: configurations on the front
+COMMIT_SIGMA_MEDIAN = "commit_sigma_median"  # `commitment`: median commitment sigma of copies
+
+
+def committed_share_key(level: float) -> str:
+    """`commitment` column: share of the copies decided at sigma >= ``level``."""
+    return f"committed_at_sigma>={level:g}"
+
 
 def fd_key(features: str) -> str:
     """Fréchet distance key: ``fid_inception`` for Inception, else ``fd_<features>``."""
-    _check_space(features)
+    _check_space(features, FEATURE_SPACES)
     return "fid_inception" if features == "inception" else f"fd_{features}"
 
 
 def kid_key(features: str) -> str:
     """Kernel Inception Distance key: ``kid_<features>``."""
-    _check_space(features)
+    _check_space(features, FEATURE_SPACES)
     return f"kid_{features}"
 
 
@@ -78,15 +112,15 @@ def mem_key(kind: str, space: str, suffix: str = "") -> str:
     """Memorization key ``mem_<kind>_<space><suffix>``, e.g. ``mem_ratio_pixels_clean``."""
     if kind not in MEM_KINDS:
         raise ValueError(f"unknown memorization kind {kind!r}; known: {', '.join(MEM_KINDS)}")
-    _check_space(space)
+    _check_space(space, MEMORIZATION_SPACES)
     if suffix not in SUFFIXES:
         raise ValueError(f"unknown metric suffix {suffix!r}; known: {SUFFIXES[1:]}")
     return f"mem_{kind}_{space}{suffix}"
 
 
-def _check_space(space: str) -> None:
-    if space not in FEATURE_SPACES:
-        raise ValueError(f"unknown feature space {space!r}; known: {', '.join(FEATURE_SPACES)}")
+def _check_space(space: str, known: tuple[str, ...]) -> None:
+    if space not in known:
+        raise ValueError(f"unknown feature space {space!r}; known: {', '.join(known)}")
 
 
 MEM_RATIO_PIXELS = mem_key("ratio", "pixels")
@@ -95,13 +129,13 @@ MEM_RATIO_PIXELS = mem_key("ratio", "pixels")
 def _build_directions() -> dict[str, Direction]:
     out: dict[str, Direction] = {LOSS: "min", CLASSIFIER_ACCURACY: "max", CONF90: "max",
                                  HOLES_CONTRAST: "min"}
-    for space in FEATURE_SPACES:
+    for space in FEATURE_SPACES:  # fd_dinov2 / kid_dinov2 stay known, as before
         out[fd_key(space)] = "min"
         out[kid_key(space)] = "min"
     for suffix in SUFFIXES:
         out[PSNR_DENOISED + suffix] = "max"
         for kind, sense in MEM_KINDS.items():
-            for space in FEATURE_SPACES:
+            for space in MEMORIZATION_SPACES:
                 out[mem_key(kind, space, suffix)] = sense
     return out
 

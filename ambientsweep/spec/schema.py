@@ -24,8 +24,9 @@ def _unknown_metric(v: str) -> str:
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return (f"unknown metric {v!r}{hint} Common objectives: fd_digits_cnn, fid_inception, "
             "mem_ratio_pixels, mem_sim_p95_pixels, psnr_denoised; the pattern is fd_/kid_"
-            "<space> and mem_ratio|sim_p95|sim_frac|unique_<space>[_clean|_noisy] with <space> "
-            "in pixels, digits_cnn, inception, dinov2")
+            f"<space> with <space> in {', '.join(names.FIDELITY_SPACES)}, and "
+            "mem_ratio|sim_p95|sim_frac|unique_<space>[_clean|_noisy] with <space> in "
+            f"{', '.join(names.MEMORIZATION_SPACES)}")
 
 
 def _check_metric(cls: type, v: str) -> str:

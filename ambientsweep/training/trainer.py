@@ -22,6 +22,7 @@ from torch import Tensor
 from ambientsweep.config import TrialConfig
 from ambientsweep.errors import DivergedError
 from ambientsweep.methods.base import ActionContext, CorruptionInput, Method, Phase, TrainSet
+from ambientsweep.metrics import names
 from ambientsweep.models.precond import Denoiser, build_denoiser
 from ambientsweep.tracking.reporter import Reporter
 from ambientsweep.training.checkpoint import (
@@ -300,7 +301,7 @@ class Trainer:
     def _flush_loss(self) -> None:
         if self._loss_count:
             mean = float(self._loss_sum) / self._loss_count
-            self.reporter.report({"loss": mean}, step=self.nimg)
+            self.reporter.report({names.LOSS: mean}, step=self.nimg)
         self._loss_sum.zero_()
         self._loss_count = 0
 
