@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from ambientsweep.analysis.formats import FORMATS, parse_formats
 from ambientsweep.errors import UserError
 from ambientsweep.workdir import DEFAULT_WORKDIR
 
@@ -121,6 +121,7 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
            tracking_uri: TrackingUriOpt = None) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
     from ambientsweep.commands.exports import resolve_sweep
+    from ambientsweep.metrics import names
     from ambientsweep.tracking.mlflow_log import default_uri, load_results
 
     name, experiment, _ = _guard(lambda: resolve_sweep(sweep, workdir))
@@ -129,8 +130,7 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
         typer.echo(f"sweep {name}: no trials recorded yet")
         return
     cols = ["trial_id", "state", "replicate"] + [c for c in df.columns if c.startswith("param.")]
-    metric_cols = [c for c in df.columns if c.startswith(("fd_", "fid_", "kid_", "mem_ratio",
-                                                          "psnr"))]
+    metric_cols = [c for c in df.columns if c in names.HEADLINE_METRICS]
     show = df[cols + metric_cols].rename(columns=lambda c: c.removeprefix("param."))
     counts = df["state"].value_counts().to_dict()
     typer.echo(f"sweep {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -165,20 +165,12 @@ def ui(workdir: WorkdirOpt = DEFAULT_WORKDIR,
         proc.wait(timeout=30)
 
 
-class Fmt(str, Enum):
-    png = "png"
-    svg = "svg"
-    pdf = "pdf"
-    csv = "csv"
-    html = "html"
-
-
 @app.command()
 def pareto(
     sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (several: one "
                                                 "series each).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: png,svg,pdf,"
-                                        "csv,html.")] = "png,svg,csv,html",
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: "
+                                        f"{','.join(FORMATS)}.")] = "png,svg,csv,html",
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the sweep's "
                                              "exports folder).")] = None,
     color_by: Annotated[str | None, typer.Option(help="Searched key that colours points.")]
@@ -187,11 +179,10 @@ def pareto(
     tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Export the fidelity-memorization front of one or more sweeps."""
-    formats = [f.strip() for f in format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in {m.value for m in Fmt}]
-    if bad or not formats:
-        _fail(f"--format: unknown {', '.join(bad) or '(empty)'}; allowed: png, svg, pdf, csv, "
-              "html")
+    try:
+        formats = parse_formats(format)
+    except ValueError as e:
+        _fail(f"--format: {e}")
     from ambientsweep.commands.exports import export_sweeps
 
     written = _guard(lambda: export_sweeps(sweeps, formats=formats, out=out, workdir=workdir,

@@ -127,10 +127,10 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
     final = dict(trainer.run())
     final[BUDGET_COMPLETE] = 1.0
     seconds = time.perf_counter() - t0
-    final["trial_seconds"] = seconds
-    final["eval_seconds"] = hooks.eval_seconds
-    reporter.report({BUDGET_COMPLETE: 1.0, "trial_seconds": seconds,
-                     "eval_seconds": hooks.eval_seconds}, step=trainer.nimg)
+    final[names.TRIAL_SECONDS] = seconds
+    final[names.EVAL_SECONDS] = hooks.eval_seconds
+    reporter.report({BUDGET_COMPLETE: 1.0, names.TRIAL_SECONDS: seconds,
+                     names.EVAL_SECONDS: hooks.eval_seconds}, step=trainer.nimg)
     for key in ("samples", "gallery", "similarity"):
         if key in hooks.images:
             reporter.artifact(hooks.images[key], subdir="final")

@@ -7,35 +7,37 @@ Input is the results table of docs/contracts.md (one row per trial). Typical use
                                       ("mem_ratio_pixels", "min", 0.5)],
                   "png,svg,pdf,csv,html", out_dir)
 
-``dashboard`` (plotly) is imported lazily so that computing fronts needs numpy and pandas only.
+Every name is imported on first use: computing fronts needs numpy and pandas only, drawing
+loads matplotlib or plotly, and ``analysis.formats`` (the command line's list) needs neither.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ambientsweep.analysis.aggregate import (
-    aggregate_replicates,
-    compute_pareto,
-    eligible_trials,
-    groups_table,
-    trials_table,
-)
-from ambientsweep.analysis.pareto import (
-    Objective,
-    ParetoInfo,
-    SeriesInfo,
-    hypervolume,
-    hypervolume_2d,
-    non_dominated_mask,
-)
-
 if TYPE_CHECKING:
+    from ambientsweep.analysis.aggregate import (
+        aggregate_replicates,
+        compute_pareto,
+        eligible_trials,
+        groups_table,
+        trials_table,
+    )
     from ambientsweep.analysis.dashboard import write_dashboard
     from ambientsweep.analysis.export import export_pareto, pareto_summary
+    from ambientsweep.analysis.formats import FORMATS
+    from ambientsweep.analysis.pareto import (
+        Objective,
+        ParetoInfo,
+        SeriesInfo,
+        hypervolume,
+        hypervolume_2d,
+        non_dominated_mask,
+    )
     from ambientsweep.analysis.plots import plot_pareto, save_figure
 
 __all__ = [
+    "FORMATS",
     "Objective",
     "ParetoInfo",
     "SeriesInfo",
@@ -55,6 +57,11 @@ __all__ = [
 ]
 
 _LAZY = {
+    **dict.fromkeys(("aggregate_replicates", "compute_pareto", "eligible_trials",
+                     "groups_table", "trials_table"), "ambientsweep.analysis.aggregate"),
+    **dict.fromkeys(("Objective", "ParetoInfo", "SeriesInfo", "hypervolume", "hypervolume_2d",
+                     "non_dominated_mask"), "ambientsweep.analysis.pareto"),
+    "FORMATS": "ambientsweep.analysis.formats",
     "write_dashboard": "ambientsweep.analysis.dashboard",
     "export_pareto": "ambientsweep.analysis.export",
     "pareto_summary": "ambientsweep.analysis.export",
@@ -64,7 +71,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import the drawing modules (matplotlib, plotly) on first use only."""
+    """Import the computing and drawing modules (numpy, pandas, matplotlib, plotly) on first
+    use only."""
     if name in _LAZY:
         import importlib
 

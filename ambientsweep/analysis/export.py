@@ -22,26 +22,11 @@ import numpy as np
 import pandas as pd
 
 from ambientsweep.analysis.aggregate import compute_pareto, groups_table, trials_table
+from ambientsweep.analysis.formats import FORMATS, IMAGE_FORMATS, parse_formats
 from ambientsweep.analysis.pareto import ObjectiveLike, ParetoInfo
-from ambientsweep.analysis.plots import IMAGE_FORMATS, plot_pareto, save_figure
+from ambientsweep.analysis.plots import plot_pareto, save_figure
 
-FORMATS = (*IMAGE_FORMATS, "csv", "json", "html")
-
-
-def parse_formats(formats: str | Iterable[str]) -> list[str]:
-    """``"png,svg, csv"`` or ``["png", "csv"]`` -> checked, de-duplicated list in given order."""
-    items = formats.split(",") if isinstance(formats, str) else list(formats)
-    out: list[str] = []
-    for f in (i.strip().lower().lstrip(".") for i in items):
-        if not f:
-            continue
-        if f not in FORMATS:
-            raise ValueError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
-        if f not in out:
-            out.append(f)
-    if not out:
-        raise ValueError(f"no export format given; choose from {', '.join(FORMATS)}")
-    return out
+__all__ = ["FORMATS", "export_pareto", "pareto_summary", "parse_formats"]
 
 
 def pareto_summary(info: ParetoInfo) -> dict[str, object]:

@@ -29,9 +29,9 @@ from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
 from ambientsweep.analysis.aggregate import as_float, format_value, short_param_names
+from ambientsweep.analysis.formats import IMAGE_FORMATS
 from ambientsweep.analysis.pareto import ParetoInfo, SeriesInfo
 
-IMAGE_FORMATS = ("png", "svg", "pdf")
 SERIES_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 FRONT_COLORS = ("#1f1f1f", "#c0392b", "#1f5fa8", "#2e8b57", "#8e44ad", "#d35400")
 # Hollow grey markers for trials that cannot be on the front, by displayed state.

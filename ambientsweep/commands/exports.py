@@ -12,15 +12,15 @@ from typing import Any
 
 import pandas as pd
 
+from ambientsweep.analysis.formats import FORMATS
 from ambientsweep.errors import UserError
+from ambientsweep.metrics import names
 from ambientsweep.workdir import sweep_paths
 
-ALL_FORMATS = ["png", "svg", "pdf", "csv", "html"]
+ALL_FORMATS = FORMATS  # the end of a sweep writes every format
 
 
 def _objectives(spec: dict[str, Any]) -> list[tuple[str, str, float | None]]:
-    from ambientsweep.metrics import names
-
     return [(o["metric"], o.get("direction") or names.direction(o["metric"]), o.get("ref"))
             for o in spec["objectives"]]
 
@@ -39,8 +39,8 @@ def _log(tracking: Any, frames: dict[str, pd.DataFrame], objectives: list,
         tracking.log_artifact(p, "pareto")
     front, hv = _front_run_ids(frames, objectives)
     tracking.tag_front(front)
-    tracking.log_metrics({"hypervolume": hv[tracking.sweep],
-                          "front_size": float(len(front))})
+    tracking.log_metrics({names.HYPERVOLUME: hv[tracking.sweep],
+                          names.FRONT_SIZE: float(len(front))})
 
 
 def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
@@ -136,7 +136,6 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     in `history` with its value at every logged step (e.g. per SFBD round).
     """
     from ambientsweep.analysis.report import history_table, markdown, summary_table
-    from ambientsweep.metrics import names
     from ambientsweep.tracking.mlflow_log import load_history, load_results
 
     unknown = [m for m in [*metrics, *history] if not names.is_known_metric(m)]
@@ -164,7 +163,7 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     parts = [markdown(summary_table(df, metrics))]
     if history:
         runs = df["run_id"].astype(str).tolist()
-        long = load_history(uri, runs, [*history, "round"])
+        long = load_history(uri, runs, [*history, names.ROUND])
         for m in history:
             table = history_table(df, long, m)
             if table.empty:

@@ -17,7 +17,8 @@ Every key is built here (DESIGN.md, "Names that bind"); no other module formats 
 - Suffixes ``_clean`` / ``_noisy`` say which set a memorization metric (or ``psnr_denoised``) was
   measured against, e.g. ``mem_ratio_pixels_clean``.
 - Bookkeeping reported with the metrics (no direction, never an objective): ``budget_complete``
-  (1.0 once a trial trained its whole budget), ``round`` (SFBD round of a report); on the
+  (1.0 once a trial trained its whole budget), ``round`` (SFBD round of a report),
+  ``trial_seconds`` / ``eval_seconds``, ``kimg`` (Ray Tune's time attribute); on the
   sweep's parent run ``hypervolume`` and ``front_size``; ``ambientsweep commitment``'s columns
   ``commit_sigma_median`` and ``committed_at_sigma>=<level>``.
 
@@ -37,11 +38,14 @@ __all__ = [
     "COMMIT_SIGMA_MEDIAN",
     "CONF90",
     "DIRECTIONS",
+    "EVAL_SECONDS",
     "FEATURE_SPACES",
     "FIDELITY_SPACES",
     "FRONT_SIZE",
+    "HEADLINE_METRICS",
     "HOLES_CONTRAST",
     "HYPERVOLUME",
+    "KIMG",
     "KNOWN_METRICS",
     "LOSS",
     "MEMORIZATION_SPACES",
@@ -50,6 +54,7 @@ __all__ = [
     "PSNR_DENOISED",
     "ROUND",
     "SUFFIXES",
+    "TRIAL_SECONDS",
     "Direction",
     "FidelitySpace",
     "committed_share_key",
@@ -86,6 +91,9 @@ HOLES_CONTRAST = "holes_contrast"  # ambient: hidden / shown local contrast (1 =
 # Bookkeeping keys (no direction: never objectives).
 BUDGET_COMPLETE = "budget_complete"  # 1.0 with the final metrics of a trial's whole budget
 ROUND = "round"  # SFBD round the reported values belong to
+TRIAL_SECONDS = "trial_seconds"  # wall time of the whole trial
+EVAL_SECONDS = "eval_seconds"  # of it, time spent in evaluations
+KIMG = "kimg"  # thousands of training images seen (Ray Tune's time attribute)
 HYPERVOLUME = "hypervolume"  # parent run: hypervolume of the sweep's front
 FRONT_SIZE = "front_size"  # parent run: configurations on the front
 COMMIT_SIGMA_MEDIAN = "commit_sigma_median"  # `commitment`: median commitment sigma of copies
@@ -141,6 +149,18 @@ def _build_directions() -> dict[str, Direction]:
 
 
 DIRECTIONS: dict[str, Direction] = _build_directions()
+
+
+def _build_headline() -> tuple[str, ...]:
+    out = [fd_key(s) for s in FEATURE_SPACES] + [kid_key(s) for s in FEATURE_SPACES]
+    for suffix in SUFFIXES:
+        out += [mem_key("ratio", s, suffix) for s in MEMORIZATION_SPACES]
+        out.append(PSNR_DENOISED + suffix)
+    return tuple(out)
+
+
+# What `ambientsweep status` shows per trial: fidelity, memorization ratio, SFBD's PSNR.
+HEADLINE_METRICS: tuple[str, ...] = _build_headline()
 KNOWN_METRICS: tuple[str, ...] = tuple(sorted(DIRECTIONS))
 _PATTERN = re.compile(r"[a-z0-9_]+")
 
