@@ -10,7 +10,10 @@ Rules (the same in CSV, plots and dashboard):
   shown but are never on a front (``reference/platform.md`` §1: ASHA reports stopped trials as
   complete, with values from a truncated budget).
 - Seed replicates share a ``group_id`` (one configuration). Each objective is aggregated per
-  group as mean, sample std (ddof=1; 0 for a single replicate) and count of finite values.
+  group as mean, sample std (ddof=1) and count of finite values (:func:`mean_std_count`). The
+  std of a single replicate is undefined: NaN in every table, "—" where it is printed.
+- A flag read back from CSV or MLflow (``budget_complete``) is true for ``True``, ``true``,
+  ``1``, ``1.0`` and ``yes`` (:func:`truthy`), nothing else.
 - A **group is eligible only if all of its replicates are eligible**: a configuration with one
   pruned or failed seed has a mean over a biased subset, so it stays off the front.
 - The front is taken over the eligible group means, per sweep. The hypervolume reference is the
@@ -35,6 +38,7 @@ from ambientsweep.analysis.pareto import (
     hypervolume,
     non_dominated_mask,
 )
+from ambientsweep.metrics import names
 
 PARAM_PREFIX = "param."
 GROUP_KEYS = ("group_id", "config_hash", "trial_id")  # first present column groups replicates
@@ -58,12 +62,25 @@ def short_param_names(keys: Sequence[str]) -> dict[str, str]:
     return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
 
 
-def _truthy(col: pd.Series) -> pd.Series:
-    """A boolean column that may have come back from CSV as text or numbers."""
+TRUE_TEXTS = ("true", "1", "1.0", "yes")  # what a flag read back as text means when true
+
+
+def truthy(col: pd.Series) -> pd.Series:
+    """A boolean column that may have come back from CSV or MLflow as text or numbers."""
     if col.dtype == bool:
         return col
     text = col.astype(str).str.strip().str.lower()
-    return text.isin(("true", "1", "1.0", "yes"))
+    return text.isin(TRUE_TEXTS)
+
+
+def mean_std_count(values: pd.Series | np.ndarray) -> tuple[float, float, int]:
+    """Mean, sample std (ddof=1) and count of the finite values; NaN std for fewer than two
+    values (a single replicate has no spread to report), NaN mean for none."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v)]
+    mean = float(v.mean()) if v.size else float("nan")
+    std = float(v.std(ddof=1)) if v.size > 1 else float("nan")
+    return mean, std, int(v.size)
 
 
 def _check_columns(df: pd.DataFrame, objectives: Sequence[Objective]) -> None:
@@ -78,11 +95,16 @@ def trial_states(df: pd.DataFrame) -> pd.Series:
     """Displayed state per trial: ``state``, except complete trials without a full budget,
     which read ``"incomplete"``."""
     state = df["state"].astype(str).str.lower()
-    if "budget_complete" in df.columns:
+    if names.BUDGET_COMPLETE in df.columns:
         state = state.where(
-            ~((state == "complete") & ~_truthy(df["budget_complete"])), "incomplete"
+            ~((state == "complete") & ~truthy(df[names.BUDGET_COMPLETE])), "incomplete"
         )
     return state
+
+
+def finished_trials(df: pd.DataFrame) -> pd.DataFrame:
+    """The trials whose values count in a mean: complete, with their whole budget."""
+    return df[trial_states(df) == "complete"]
 
 
 def eligible_trials(df: pd.DataFrame, objectives: Sequence[ObjectiveLike]) -> pd.Series:
@@ -93,6 +115,14 @@ def eligible_trials(df: pd.DataFrame, objectives: Sequence[ObjectiveLike]) -> pd
     return (trial_states(df) == "complete") & pd.Series(
         np.isfinite(values).all(axis=1), index=df.index
     )
+
+
+def replicate_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
+    """The trials of ``df`` split per configuration (``sweep`` if present, then the group key
+    of :data:`GROUP_KEYS`), in order of first appearance; each has a ``group_id`` column."""
+    work = df.assign(group_id=_group_key(df))
+    keys = ["sweep", "group_id"] if "sweep" in work.columns else ["group_id"]
+    return [g for _, g in work.groupby(keys, sort=False, dropna=False)]
 
 
 def _group_key(df: pd.DataFrame) -> pd.Series:
@@ -127,34 +157,25 @@ def aggregate_replicates(df: pd.DataFrame, objectives: Sequence[ObjectiveLike]) 
     Columns: ``sweep`` (if present), ``group_id``, ``method`` (if present), every
     ``param.<key>`` (first replicate's value), ``n_trials``, ``state`` (worst replicate state),
     ``eligible`` (all replicates eligible), and per objective ``<name>`` (mean of the finite
-    values), ``<name>.std`` (ddof=1, 0 for one value, NaN for none) and ``<name>.count``.
+    values), ``<name>.std`` (ddof=1, NaN for fewer than two values) and ``<name>.count``.
     Groups keep the order in which they first appear.
     """
     objs = as_objectives(objectives)
     _check_columns(df, objs)
-    work = df.copy()
-    work["group_id"] = _group_key(df)
-    work["_state"] = trial_states(df)
-    work["_eligible"] = eligible_trials(df, objs)
-    keys = ["sweep", "group_id"] if "sweep" in work.columns else ["group_id"]
+    work = df.assign(_state=trial_states(df), _eligible=eligible_trials(df, objs))
     first_cols = [c for c in ("method", *param_columns(df)) if c in work.columns]
     rows = []
-    for key, grp in work.groupby(keys, sort=False, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(keys, key, strict=True))
+    for grp in replicate_groups(work):
+        row: dict[str, object] = {c: grp[c].iloc[0] for c in ("sweep", "group_id")
+                                  if c in grp.columns}
         for c in first_cols:
             row[c] = grp[c].iloc[0]
         row["n_trials"] = len(grp)
         row["state"] = _group_state(grp["_state"])
         row["eligible"] = bool(grp["_eligible"].all())
         for o in objs:
-            vals = pd.to_numeric(grp[o.name], errors="coerce").to_numpy(float)
-            vals = vals[np.isfinite(vals)]
-            row[o.name] = float(vals.mean()) if vals.size else np.nan
-            row[f"{o.name}.std"] = (
-                float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else np.nan)
-            )
-            row[f"{o.name}.count"] = int(vals.size)
+            row[o.name], row[f"{o.name}.std"], row[f"{o.name}.count"] = mean_std_count(
+                grp[o.name])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -182,6 +203,14 @@ def format_value(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         return "nan" if not np.isfinite(value) else f"{float(value):.3g}"
     return str(value)
+
+
+def format_spread(value: object) -> str:
+    """A std as text: ``—`` where it is undefined (NaN: a single replicate), else
+    :func:`format_value`."""
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "—"
+    return format_value(value)
 
 
 def split_sweeps(frames: Mapping[str, pd.DataFrame] | pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -34,6 +34,7 @@ from plotly.subplots import make_subplots
 from ambientsweep.analysis.aggregate import (
     as_float,
     compute_pareto,
+    format_spread,
     format_value,
     short_param_names,
     split_sweeps,
@@ -215,7 +216,7 @@ def _hover(info: ParetoInfo, s: SeriesInfo, idx: np.ndarray, trial: bool) -> lis
         for j, o in enumerate(info.objectives):
             text = f"{o.name} = {format_value(vals[j])}"
             if spread is not None:
-                text += f" ± {format_value(spread[j])}"
+                text += f" ± {format_spread(spread[j])}"
             lines.append(text)
         out.append("<br>".join(html.escape(x) if "<b>" not in x else x for x in lines))
     return out
@@ -543,7 +544,7 @@ def summary_html(info: ParetoInfo) -> str:
             + "</td>"
             + "".join(
                 f"<td class='num'>{format_value(s.points[g, j])} ± "
-                f"{format_value(s.spread[g, j])}</td>"
+                f"{format_spread(s.spread[g, j])}</td>"
                 for j in range(len(info.objectives))
             )
             + f"<td class='num'>{int(s.n_replicates[g])}</td></tr>"

@@ -6,6 +6,10 @@ sample standard deviation (ddof = 1) over those replicates. Only complete trials
 full budget count, so a mean is never taken over a pruned or failed seed; a configuration with
 fewer finished replicates than the others says so in its ``n``.
 
+The rules are :mod:`ambientsweep.analysis.aggregate`'s (which trials are finished, how
+replicates group, :func:`~ambientsweep.analysis.aggregate.mean_std_count`): the std of a single
+replicate is NaN in the table and prints as ``—``.
+
 A history table does the same per logged step of one metric (for example SFBD's
 ``fd_digits_cnn`` after pretraining and after each round, or ``psnr_denoised`` per round).
 Steps at which the trial also logged ``round`` are labelled ``round k``; others ``kimg x``.
@@ -18,32 +22,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ambientsweep.analysis.aggregate import format_value, param_columns, short_param_names
+from ambientsweep.analysis.aggregate import (
+    finished_trials,
+    format_value,
+    mean_std_count,
+    param_columns,
+    replicate_groups,
+    short_param_names,
+)
+from ambientsweep.metrics import names as metric_names
 
 __all__ = ["finished_trials", "format_mean_std", "history_table", "markdown", "summary_table"]
 
 
-def finished_trials(df: pd.DataFrame) -> pd.DataFrame:
-    """The trials that count: state ``complete`` with their whole budget."""
-    state = df["state"].astype(str).str.lower() == "complete"
-    budget = df["budget_complete"].astype(str).str.lower().isin(("true", "1", "1.0"))
-    return df[state & budget]
-
-
-def _group_keys(df: pd.DataFrame) -> list[str]:
-    return [c for c in ("sweep", "group_id") if c in df.columns]
-
-
 def _config_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in ("sweep", "method", *param_columns(df)) if c in df.columns]
-
-
-def _stats(values: pd.Series) -> tuple[float, float, int]:
-    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan"), float("nan"), 0
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan"), int(v.size)
 
 
 def summary_table(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -60,11 +53,11 @@ def summary_table(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame()
     cols = _config_columns(done)
     rows = []
-    for _, grp in done.groupby(_group_keys(done), sort=False, dropna=False):
+    for grp in replicate_groups(done):
         row: dict[str, object] = {c: grp[c].iloc[0] for c in cols}
         row["n"] = len(grp)
         for m in metrics:
-            mean, std, _ = _stats(grp[m]) if m in grp.columns else (np.nan, np.nan, 0)
+            mean, std, _ = mean_std_count(grp[m]) if m in grp.columns else (np.nan, np.nan, 0)
             row[m], row[f"{m}.std"] = mean, std
         rows.append(row)
     return _sorted(pd.DataFrame(rows))
@@ -89,7 +82,7 @@ def history_table(df: pd.DataFrame, history: pd.DataFrame, metric: str) -> pd.Da
     values = h[h["key"] == metric]
     if values.empty:
         return pd.DataFrame()
-    rounds = h[h["key"] == "round"].set_index(["run_id", "step"])["value"]
+    rounds = h[h["key"] == metric_names.ROUND].set_index(["run_id", "step"])["value"]
     labels = [
         f"round {int(rounds[(r, s)])}" if (r, s) in rounds.index else f"kimg {s / 1000:g}"
         for r, s in zip(values["run_id"], values["step"], strict=True)
@@ -98,12 +91,12 @@ def history_table(df: pd.DataFrame, history: pd.DataFrame, metric: str) -> pd.Da
     order = list(dict.fromkeys(values.sort_values("step")["label"]))
     cols = _config_columns(done)
     rows = []
-    for _, grp in done.groupby(_group_keys(done), sort=False, dropna=False):
+    for grp in replicate_groups(done):
         row: dict[str, object] = {c: grp[c].iloc[0] for c in cols}
         row["n"] = len(grp)
         mine = values[values["run_id"].isin(set(grp["run_id"].astype(str)))]
         for label in order:
-            mean, std, _ = _stats(mine.loc[mine["label"] == label, "value"])
+            mean, std, _ = mean_std_count(mine.loc[mine["label"] == label, "value"])
             row[label], row[f"{label}.std"] = mean, std
         rows.append(row)
     return _sorted(pd.DataFrame(rows))
@@ -123,13 +116,14 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_mean_std(mean: float, std: float) -> str:
-    """``mean ± std`` with the decimals the magnitude of the mean calls for; ``—`` for NaN."""
+    """``mean ± std`` with the decimals the magnitude of the mean calls for; ``—`` for a NaN
+    mean, ``mean ± —`` for a NaN std (a single replicate)."""
     if not np.isfinite(mean):
         return "—"
     scale = abs(mean)
     decimals = 0 if scale >= 100 else 1 if scale >= 10 else 2 if scale >= 1 else 3
     if not np.isfinite(std):
-        return f"{mean:.{decimals}f}"
+        return f"{mean:.{decimals}f} ± —"
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ambientsweep.analysis.report import format_mean_std, history_table, markdown, summary_table
 
@@ -39,7 +41,7 @@ def test_short_budget_trials_do_not_count_and_single_values_have_no_std() -> Non
     t = summary_table(df, ["fd_digits_cnn"])
     row = t[t["param.method.p"] == 0.5].iloc[0]
     assert row["n"] == 1 and row["fd_digits_cnn"] == 30.0 and np.isnan(row["fd_digits_cnn.std"])
-    assert "| 0.5 | 1 | 30.0 |" in markdown(t)
+    assert "| 0.5 | 1 | 30.0 ± — |" in markdown(t)  # the undefined std reads "—"
 
 
 def test_markdown_cells() -> None:
@@ -77,3 +79,44 @@ def test_history_labels_rounds_and_aggregates_per_step() -> None:
     no_rounds = long[long.key != "round"]
     assert "kimg 96" in history_table(df, no_rounds, "fd_digits_cnn").columns
     assert history_table(df, long, "psnr_denoised").empty
+
+
+def _one_seed_table(flag: object) -> pd.DataFrame:
+    """Configuration ``a`` has two finished seeds; ``b`` one, whose ``budget_complete`` is
+    ``flag`` as it may come back from CSV or MLflow."""
+    rows = [{"trial_id": f"a{r}", "run_id": f"run-a{r}", "group_id": "a", "method": "edm",
+             "param.method.p": 0.1, "state": "complete", "budget_complete": True,
+             "fd_digits_cnn": 10.0 + 2 * r, "mem_ratio_pixels": 0.1} for r in range(2)]
+    rows.append({"trial_id": "b0", "run_id": "run-b0", "group_id": "b", "method": "edm",
+                 "param.method.p": 0.5, "state": "complete", "budget_complete": flag,
+                 "fd_digits_cnn": 30.0, "mem_ratio_pixels": 0.05})  # on the front
+    return pd.DataFrame(rows)
+
+
+def test_a_single_replicate_has_no_std_in_report_aggregate_and_exports(tmp_path: Path) -> None:
+    from ambientsweep.analysis.aggregate import aggregate_replicates, compute_pareto, groups_table
+    from ambientsweep.analysis.dashboard import write_dashboard
+
+    df = _one_seed_table(True)
+    objectives = [("fd_digits_cnn", "min", None), ("mem_ratio_pixels", "min", None)]
+    report = summary_table(df, ["fd_digits_cnn"]).set_index("param.method.p")
+    groups = aggregate_replicates(df, objectives).set_index("group_id")
+    exported = groups_table(compute_pareto(df, objectives)).set_index("group_id")
+    for table in (report.loc[0.5], groups.loc["b"], exported.loc["b"]):
+        assert np.isnan(table["fd_digits_cnn.std"])
+    assert report.loc[0.1, "fd_digits_cnn.std"] == groups.loc["a", "fd_digits_cnn.std"] == 2 ** .5
+    assert "| 0.5 | 1 | 30.0 ± — |" in markdown(summary_table(df, ["fd_digits_cnn"]))
+    html = write_dashboard(df, objectives, tmp_path / "d.html").read_text()
+    assert "30 ± —" in html and "± nan" not in html  # the front table of the dashboard
+
+
+@pytest.mark.parametrize("flag,counts", [(True, True), ("True", True), ("yes", True),
+                                         (1.0, True), ("1", True), (False, False),
+                                         ("no", False), ("0.0", False), (None, False)])
+def test_report_and_aggregate_read_budget_flags_alike(flag: object, counts: bool) -> None:
+    from ambientsweep.analysis.aggregate import trial_states
+
+    df = _one_seed_table(flag)
+    in_report = 0.5 in set(summary_table(df, ["fd_digits_cnn"])["param.method.p"])
+    complete = trial_states(df).iloc[-1] == "complete"
+    assert in_report == complete == counts
