@@ -71,3 +71,24 @@ def test_report_bad_input_names_what(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no sweep 'nope'" in res.output
     res = runner.invoke(app, ["report", "toy", "-w", str(workdir), "-m", "holes_contrast"])
     assert res.exit_code == 2 and "no trial of toy logged holes_contrast" in res.output
+
+
+def test_pareto_json_writes_the_summary(tmp_path: Path) -> None:
+    """`-f json` is one of the formats every export path knows (analysis.formats.FORMATS)."""
+    from ambientsweep.analysis.formats import FORMATS
+
+    workdir = tmp_path / "runs"
+    _store(workdir)
+    out = tmp_path / "exports"
+    res = CliRunner().invoke(app, ["pareto", "toy", "-w", str(workdir), "-f", "json",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in out.iterdir()] == ["pareto_summary.json"]
+    summary = json.loads((out / "pareto_summary.json").read_text())
+    assert [o["name"] for o in summary["objectives"]] == ["fd_digits_cnn", "mem_ratio_pixels"]
+    toy = summary["sweeps"]["toy"]
+    assert toy["n_trials"] == 4 and toy["n_configurations"] == 2
+    assert toy["front"] and all(f["n_replicates"] == 2 for f in toy["front"])
+    assert "json" in FORMATS
+    res = CliRunner().invoke(app, ["pareto", "--help"])
+    assert ",".join(FORMATS) in res.output.replace("\n", "").replace(" ", "")

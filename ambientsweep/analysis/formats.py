@@ -26,9 +26,9 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
         if not f:
             continue
         if f not in FORMATS:
-            raise ValueError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
+            raise ValueError(f"unknown export format {f!r}; allowed: {', '.join(FORMATS)}")
         if f not in out:
             out.append(f)
     if not out:
-        raise ValueError(f"no export format given; choose from {', '.join(FORMATS)}")
+        raise ValueError(f"no export format given; allowed: {', '.join(FORMATS)}")
     return out

@@ -125,9 +125,18 @@ class Tracking(_Frozen):
 
 class Execution(_Frozen):
     address: str | None = None  # Ray cluster address; None = local Ray sized to the machine
-    storage_path: str | None = None  # Ray Tune storage; None = <sweep dir>/ray (absolute)
+    storage_path: str | None = None  # reserved: Ray Tune storage elsewhere (not implemented)
     max_failures: int = Field(1, ge=0)  # retries of a trial that raised
     resume: Literal["auto", "never"] = "auto"  # auto: same command resumes an existing sweep
+
+    @field_validator("storage_path")
+    @classmethod
+    def _storage_path_not_yet(cls, v: str | None) -> str | None:
+        if v is not None:  # was accepted and never read; an error until it works
+            raise ValueError("not implemented yet; Ray Tune keeps its state in <work dir>/"
+                             "sweeps/<name>/ray; remove the key (or point --workdir at shared "
+                             "storage)")
+        return v
 
 
 class SweepSpec(_Frozen):

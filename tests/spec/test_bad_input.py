@@ -85,6 +85,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("no-such-file", "", BASE, ["no such sweep file"]),
     ("base-unknown-key", sweep_text(), BASE + "trian: {kimg: 1}\n", ["base.yaml", "trian",
                                                                      "did you mean 'train'"]),
+    ("storage-path-not-implemented", sweep_text(execution="{storage_path: s3://bucket/ray}"),
+     BASE, ["sweep.yaml", "execution.storage_path", "not implemented yet"]),
     ("tn-both-cutoffs", sweep_text(method="{kind: ambient_tn, sigma_tn: 0.5, tn_quantile: 0.5}",
                                    space="{}"), BASE, ["exactly one of method.sigma_tn"]),
 ]
