@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import textwrap
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,19 @@ def _overlap(a: Bbox, b: Bbox) -> float:
 # The figure.
 
 
+@dataclass
+class _Layers:
+    """What the parts of :func:`plot_pareto` collect for the legend and the front labels."""
+
+    handles: list[Line2D] = field(default_factory=list)
+    ineligible_xy: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)  # state -> trials without metrics
+    label_xy: list[list[float]] = field(default_factory=list)
+    label_text: list[str] = field(default_factory=list)
+    avoid: list[np.ndarray] = field(default_factory=list)  # points labels must not cover
+    step_lines: list[np.ndarray] = field(default_factory=list)
+
+
 def plot_pareto(
     info: ParetoInfo,
     ax: Axes | None = None,
@@ -216,8 +230,11 @@ def plot_pareto(
 ) -> Figure:
     """Draw every series of ``info`` on objectives ``x`` and ``y``; return the figure.
 
-    With more than two objectives the front (taken over all of them) is ringed but no step
-    line is drawn, since its projection is not a staircase.
+    Per series: its configurations (:func:`_draw_groups`), its front (:func:`_draw_front`) and
+    its legend entry; then the trials that cannot be on a front (:func:`_draw_ineligible`),
+    axes and colour bar (:func:`_decorate`), legend and front labels. With more than two
+    objectives the front (taken over all of them) is ringed but no step line is drawn, since
+    its projection is not a staircase.
     """
     if len(info.objectives) < 2:
         raise ValueError("a Pareto plot needs at least two objectives")
@@ -228,147 +245,125 @@ def plot_pareto(
     else:
         fig = ax.figure  # type: ignore[assignment]
     cmap = _ColorMap(info)
-    two_d = len(info.objectives) == 2
-    handles: list = []
-    ineligible_xy: dict[str, list[np.ndarray]] = {}
-    missing: dict[str, int] = {}
-    label_xy, label_text, avoid, step_lines = [], [], [], []
+    layers = _Layers()
     shorts = short_param_names(info.param_names)
-
     for k, s in enumerate(info.series):
-        marker = SERIES_MARKERS[k % len(SERIES_MARKERS)]
-        front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
-        pts = s.points[:, [x, y]]
-        err = s.spread[:, [x, y]]
-        ok = s.eligible & np.isfinite(pts).all(axis=1)
-        colors = (
-            cmap(s)
-            if info.color_by in s.params
-            else np.tile(mcolors.to_rgba(front_color, 0.85), (len(s.group_ids), 1))
-        )
-        # Replicates of eligible groups (only where a group has several).
-        rep = ok[s.trial_group] & (s.n_replicates[s.trial_group] > 1)
-        if rep.any():
-            tp = s.trial_points[rep][:, [x, y]]
-            ax.scatter(
-                tp[:, 0],
-                tp[:, 1],
-                s=10,
-                c=colors[s.trial_group[rep]],
-                alpha=0.35,
-                marker=marker,
-                linewidths=0,
-                zorder=2,
-            )
-        for g in np.flatnonzero(ok & (s.n_replicates > 1)):
-            ax.errorbar(
-                pts[g, 0],
-                pts[g, 1],
-                xerr=err[g, 0],
-                yerr=err[g, 1],
-                fmt="none",
-                ecolor=colors[g],
-                alpha=0.8,
-                elinewidth=1.0,
-                capsize=2,
-                zorder=3,
-            )
-        ax.scatter(
-            pts[ok, 0],
-            pts[ok, 1],
-            s=46,
-            c=colors[ok],
-            marker=marker,
-            edgecolors="#303030",
-            linewidths=0.6,
-            zorder=4,
-        )
-        avoid.append(pts[ok])
-        # The front.
-        path = info.front_path(s)
-        hv = f"HV={s.hypervolume:.3g}"
-        if len(path):
-            fp = pts[path]
-            ax.scatter(
-                fp[:, 0],
-                fp[:, 1],
-                s=120,
-                facecolors="none",
-                edgecolors=front_color,
-                linewidths=1.4,
-                marker=marker,
-                zorder=5,
-            )
-            if two_d:
-                xdir = info.objectives[x].direction
-                order = np.argsort(fp[:, 0] * (1 if xdir == "min" else -1), kind="stable")
-                ax.step(
-                    fp[order, 0],
-                    fp[order, 1],
-                    where="post",
-                    color=front_color,
-                    lw=1.6,
-                    alpha=0.9,
-                    zorder=3.5,
-                )
-                step_lines.append(_step_vertices(fp[order, 0], fp[order, 1]))
-            if label_front:
-                label_xy.extend(fp.tolist())
-                label_text.extend(_front_label(s, g, info, shorts) for g in path)
-        name = s.sweep if len(info.series) > 1 else "configuration (mean ± std of seeds)"
-        face = "#bdbdbd" if info.color_by in s.params else front_color
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=front_color if len(path) and two_d else "none",
-                marker=marker,
-                markerfacecolor=face,
-                markeredgecolor="#303030",
-                label=f"{name}, front {hv}",
-            )
-        )
-        # Trials that cannot be on the front: one grey hollow marker per trial.
-        bad = ~ok[s.trial_group]
-        for t in np.flatnonzero(bad):
-            state = s.trial_state[t] if s.trial_state[t] in STATE_STYLE else "failed"
-            tp = s.trial_points[t, [x, y]]
-            if np.isfinite(tp).all():
-                ineligible_xy.setdefault(state, []).append(tp)
-            else:
-                missing[state] = missing.get(state, 0) + 1
+        pts, ok = _draw_groups(ax, info, s, k, cmap, x, y, layers)
+        path = _draw_front(ax, info, s, k, pts, x, layers, shorts if label_front else None)
+        layers.handles.append(_series_handle(info, s, k, path))
+        _collect_ineligible(s, ok, x, y, layers)
+    _draw_ineligible(ax, layers)
+    _decorate(fig, ax, info, cmap, x, y, title)
+    fig.legend(
+        handles=layers.handles,
+        loc="outside lower center",
+        ncols=_legend_columns(fig, [str(h.get_label()) for h in layers.handles], fontsize=8),
+        fontsize=8,
+        frameon=False,
+    )
+    if layers.label_xy:
+        pts_all = np.concatenate(layers.avoid) if layers.avoid else np.empty((0, 2))
+        _place_labels(ax, np.array(layers.label_xy), layers.label_text, pts_all,
+                      layers.step_lines)
+    return fig
 
+
+def _draw_groups(ax: Axes, info: ParetoInfo, s: SeriesInfo, k: int, cmap: _ColorMap, x: int,
+                 y: int, layers: _Layers) -> tuple[np.ndarray, np.ndarray]:
+    """The eligible configurations of series ``k``: faint replicates, mean ± std error bars
+    (where a group has several seeds) and the means; returns (points, eligible-and-finite)."""
+    marker = SERIES_MARKERS[k % len(SERIES_MARKERS)]
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    pts = s.points[:, [x, y]]
+    err = s.spread[:, [x, y]]
+    ok = s.eligible & np.isfinite(pts).all(axis=1)
+    colors = (
+        cmap(s)
+        if info.color_by in s.params
+        else np.tile(mcolors.to_rgba(front_color, 0.85), (len(s.group_ids), 1))
+    )
+    rep = ok[s.trial_group] & (s.n_replicates[s.trial_group] > 1)
+    if rep.any():
+        tp = s.trial_points[rep][:, [x, y]]
+        ax.scatter(tp[:, 0], tp[:, 1], s=10, c=colors[s.trial_group[rep]], alpha=0.35,
+                   marker=marker, linewidths=0, zorder=2)
+    for g in np.flatnonzero(ok & (s.n_replicates > 1)):
+        ax.errorbar(pts[g, 0], pts[g, 1], xerr=err[g, 0], yerr=err[g, 1], fmt="none",
+                    ecolor=colors[g], alpha=0.8, elinewidth=1.0, capsize=2, zorder=3)
+    ax.scatter(pts[ok, 0], pts[ok, 1], s=46, c=colors[ok], marker=marker,
+               edgecolors="#303030", linewidths=0.6, zorder=4)
+    layers.avoid.append(pts[ok])
+    return pts, ok
+
+
+def _draw_front(ax: Axes, info: ParetoInfo, s: SeriesInfo, k: int, pts: np.ndarray, x: int,
+                layers: _Layers, shorts: dict[str, str] | None) -> np.ndarray:
+    """Ring the front of series ``k``, draw its staircase (two objectives only) and queue its
+    labels (when ``shorts`` is given); returns the front's group indices in path order."""
+    marker = SERIES_MARKERS[k % len(SERIES_MARKERS)]
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    path = info.front_path(s)
+    if not len(path):
+        return path
+    fp = pts[path]
+    ax.scatter(fp[:, 0], fp[:, 1], s=120, facecolors="none", edgecolors=front_color,
+               linewidths=1.4, marker=marker, zorder=5)
+    if len(info.objectives) == 2:
+        xdir = info.objectives[x].direction
+        order = np.argsort(fp[:, 0] * (1 if xdir == "min" else -1), kind="stable")
+        ax.step(fp[order, 0], fp[order, 1], where="post", color=front_color, lw=1.6,
+                alpha=0.9, zorder=3.5)
+        layers.step_lines.append(_step_vertices(fp[order, 0], fp[order, 1]))
+    if shorts is not None:
+        layers.label_xy.extend(fp.tolist())
+        layers.label_text.extend(_front_label(s, g, info, shorts) for g in path)
+    return path
+
+
+def _series_handle(info: ParetoInfo, s: SeriesInfo, k: int, path: np.ndarray) -> Line2D:
+    """Legend entry of series ``k``: its marker, its front's line and hypervolume."""
+    marker = SERIES_MARKERS[k % len(SERIES_MARKERS)]
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    name = s.sweep if len(info.series) > 1 else "configuration (mean ± std of seeds)"
+    face = "#bdbdbd" if info.color_by in s.params else front_color
+    two_d = len(info.objectives) == 2
+    return Line2D([], [], color=front_color if len(path) and two_d else "none", marker=marker,
+                  markerfacecolor=face, markeredgecolor="#303030",
+                  label=f"{name}, front HV={s.hypervolume:.3g}")
+
+
+def _collect_ineligible(s: SeriesInfo, ok: np.ndarray, x: int, y: int, layers: _Layers) -> None:
+    """Trials whose configuration cannot be on the front, per displayed state (those without
+    finite values are only counted)."""
+    for t in np.flatnonzero(~ok[s.trial_group]):
+        state = s.trial_state[t] if s.trial_state[t] in STATE_STYLE else "failed"
+        tp = s.trial_points[t, [x, y]]
+        if np.isfinite(tp).all():
+            layers.ineligible_xy.setdefault(state, []).append(tp)
+        else:
+            layers.missing[state] = layers.missing.get(state, 0) + 1
+
+
+def _draw_ineligible(ax: Axes, layers: _Layers) -> None:
+    """One grey hollow marker per ineligible trial, one legend entry per state present."""
     for state, (m, text) in STATE_STYLE.items():
-        xy = np.array(ineligible_xy.get(state, []), dtype=float).reshape(-1, 2)
-        n_missing = missing.get(state, 0)
+        xy = np.array(layers.ineligible_xy.get(state, []), dtype=float).reshape(-1, 2)
+        n_missing = layers.missing.get(state, 0)
         if len(xy) == 0 and n_missing == 0:
             continue
         if len(xy):
-            ax.scatter(
-                xy[:, 0],
-                xy[:, 1],
-                s=34,
-                marker=m,
-                facecolors="none",
-                edgecolors=INELIGIBLE_COLOR,
-                linewidths=1.0,
-                zorder=2.5,
-            )
-            avoid.append(xy)
+            ax.scatter(xy[:, 0], xy[:, 1], s=34, marker=m, facecolors="none",
+                       edgecolors=INELIGIBLE_COLOR, linewidths=1.0, zorder=2.5)
+            layers.avoid.append(xy)
         if n_missing:
             text += f" ({n_missing} without metrics)"
-        handles.append(
-            Line2D(
-                [],
-                [],
-                ls="none",
-                marker=m,
-                markerfacecolor="none",
-                markeredgecolor=INELIGIBLE_COLOR,
-                label=text,
-            )
-        )
+        layers.handles.append(Line2D([], [], ls="none", marker=m, markerfacecolor="none",
+                                     markeredgecolor=INELIGIBLE_COLOR, label=text))
 
+
+def _decorate(fig: Figure, ax: Axes, info: ParetoInfo, cmap: _ColorMap, x: int, y: int,
+              title: str | None) -> None:
+    """Axis labels, grid, title and the colour bar of the swept key."""
     ax.set_xlabel(info.objectives[x].label)
     ax.set_ylabel(info.objectives[y].label)
     ax.grid(True, color="#e5e5e5", lw=0.6, zorder=0)
@@ -378,26 +373,16 @@ def plot_pareto(
         title = " vs ".join(s.sweep for s in info.series) + ": fidelity–memorization front"
         title = textwrap.fill(title, width=90)  # several sweeps' names would run off the figure
     ax.set_title(title, fontsize=11)
-    if cmap.mappable is not None and info.color_by is not None:
-        cbar = fig.colorbar(cmap.mappable, ax=ax, pad=0.02, fraction=0.05, aspect=30)
-        cbar.set_label(info.color_by, fontsize=9)
-        cbar.ax.tick_params(labelsize=8)
-        if cmap.categories is not None:
-            cbar.set_ticks(np.arange(len(cmap.categories)), labels=cmap.categories)
-        elif len(cmap.distinct) <= 12:  # a grid sweep: tick exactly the swept values
-            cbar.set_ticks(cmap.distinct, labels=[format_value(v) for v in cmap.distinct])
-            cbar.minorticks_off()
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncols=_legend_columns(fig, [str(h.get_label()) for h in handles], fontsize=8),
-        fontsize=8,
-        frameon=False,
-    )
-    if label_xy:
-        pts_all = np.concatenate(avoid) if avoid else np.empty((0, 2))
-        _place_labels(ax, np.array(label_xy), label_text, pts_all, step_lines)
-    return fig
+    if cmap.mappable is None or info.color_by is None:
+        return
+    cbar = fig.colorbar(cmap.mappable, ax=ax, pad=0.02, fraction=0.05, aspect=30)
+    cbar.set_label(info.color_by, fontsize=9)
+    cbar.ax.tick_params(labelsize=8)
+    if cmap.categories is not None:
+        cbar.set_ticks(np.arange(len(cmap.categories)), labels=cmap.categories)
+    elif len(cmap.distinct) <= 12:  # a grid sweep: tick exactly the swept values
+        cbar.set_ticks(cmap.distinct, labels=[format_value(v) for v in cmap.distinct])
+        cbar.minorticks_off()
 
 
 def _legend_columns(fig: Figure, labels: list[str], *, fontsize: float) -> int:
