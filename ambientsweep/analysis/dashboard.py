@@ -233,89 +233,12 @@ def pareto_figure(info: ParetoInfo, x: int = 0, y: int = 1) -> go.Figure:
     colors, to_num = _color_scale(info)
     offset, colorbar_shown = 0, False
     for k, s in enumerate(info.series):
-        symbol = SYMBOLS[k % len(SYMBOLS)]
-        front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
-        finite = np.isfinite(s.trial_points[:, [x, y]]).all(axis=1)
-        good = finite & s.eligible[s.trial_group]
-        for mask, eligible in ((good, True), (finite & ~good, False)):
-            idx = np.flatnonzero(mask)
-            if not len(idx):
-                continue
-            marker: dict[str, Any] = {"symbol": symbol, "size": 8}
-            if eligible and to_num is not None and info.color_by in s.trial_params:
-                marker.update(
-                    colors,
-                    color=to_num(s.trial_params[info.color_by][idx]),
-                    showscale=not colorbar_shown,
-                    line={"width": 0.5, "color": "#333"},
-                )
-                colorbar_shown = True
-            elif eligible:
-                marker.update(color=front_color, opacity=0.8)
-            else:
-                marker.update(symbol=f"{symbol}-open", color=GREY, size=9)
-            fig.add_trace(
-                go.Scatter(
-                    x=s.trial_points[idx, x].tolist(),
-                    y=s.trial_points[idx, y].tolist(),
-                    mode="markers",
-                    marker=marker,
-                    customdata=(idx + offset).tolist(),
-                    hovertext=_hover(info, s, idx, trial=True),
-                    hoverinfo="text",
-                    name=f"{s.sweep}: trials" if eligible else f"{s.sweep}: not eligible",
-                    legendgroup=s.sweep,
-                    meta={"role": "trial", "sweep": s.sweep},
-                )
-            )
-        multi = np.flatnonzero(s.eligible & (s.n_replicates > 1))
-        if len(multi):
-            fig.add_trace(
-                go.Scatter(
-                    x=s.points[multi, x].tolist(),
-                    y=s.points[multi, y].tolist(),
-                    mode="markers",
-                    marker={
-                        "symbol": f"{symbol}-open",
-                        "size": 15,
-                        "color": front_color,
-                        "line": {"width": 1.5},
-                    },
-                    error_x={
-                        "array": s.spread[multi, x].tolist(),
-                        "thickness": 1,
-                        "width": 3,
-                        "color": front_color,
-                    },
-                    error_y={
-                        "array": s.spread[multi, y].tolist(),
-                        "thickness": 1,
-                        "width": 3,
-                        "color": front_color,
-                    },
-                    hovertext=_hover(info, s, multi, trial=False),
-                    hoverinfo="text",
-                    name=f"{s.sweep}: configuration mean ± std",
-                    legendgroup=s.sweep,
-                    meta={"role": "mean", "sweep": s.sweep},
-                )
-            )
-        path = info.front_path(s)
-        if len(path):
-            fig.add_trace(
-                go.Scatter(
-                    x=s.points[path, x].tolist(),
-                    y=s.points[path, y].tolist(),
-                    # Labels of front points are in hover and the front table (text overlaps).
-                    mode="lines" if len(info.objectives) == 2 else "markers",
-                    line={"shape": "hv", "color": front_color, "width": 2},
-                    marker={"color": front_color, "size": 4},
-                    hoverinfo="skip",
-                    name=f"{s.sweep}: front (HV={s.hypervolume:.3g})",
-                    legendgroup=s.sweep,
-                    meta={"role": "front", "sweep": s.sweep},
-                )
-            )
+        traces, colorbar_shown = _trial_traces(info, s, k, x, y, offset, (colors, to_num),
+                                               colorbar_shown)
+        traces += [t for t in (_mean_trace(info, s, k, x, y), _front_trace(info, s, k, x, y))
+                   if t is not None]
+        for trace in traces:
+            fig.add_trace(trace)
         offset += len(s.trial_ids)
     fig.update_layout(
         xaxis_title=info.objectives[x].label,
@@ -326,6 +249,90 @@ def pareto_figure(info: ParetoInfo, x: int = 0, y: int = 1) -> go.Figure:
         legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
     )
     return fig
+
+
+def _trial_traces(info: ParetoInfo, s: SeriesInfo, k: int, x: int, y: int, offset: int,
+                  scale: tuple[dict[str, Any], Any], colorbar_shown: bool
+                  ) -> tuple[list[go.Scatter], bool]:
+    """Series ``k``'s trials with finite values: eligible ones (coloured by the swept key, the
+    first such trace carrying the colour bar) and the others (grey, open); returns the traces
+    and whether the colour bar is shown now."""
+    colors, to_num = scale
+    symbol = SYMBOLS[k % len(SYMBOLS)]
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    finite = np.isfinite(s.trial_points[:, [x, y]]).all(axis=1)
+    good = finite & s.eligible[s.trial_group]
+    traces = []
+    for mask, eligible in ((good, True), (finite & ~good, False)):
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        marker: dict[str, Any] = {"symbol": symbol, "size": 8}
+        if eligible and to_num is not None and info.color_by in s.trial_params:
+            marker.update(colors, color=to_num(s.trial_params[info.color_by][idx]),
+                          showscale=not colorbar_shown, line={"width": 0.5, "color": "#333"})
+            colorbar_shown = True
+        elif eligible:
+            marker.update(color=front_color, opacity=0.8)
+        else:
+            marker.update(symbol=f"{symbol}-open", color=GREY, size=9)
+        traces.append(go.Scatter(
+            x=s.trial_points[idx, x].tolist(),
+            y=s.trial_points[idx, y].tolist(),
+            mode="markers",
+            marker=marker,
+            customdata=(idx + offset).tolist(),
+            hovertext=_hover(info, s, idx, trial=True),
+            hoverinfo="text",
+            name=f"{s.sweep}: trials" if eligible else f"{s.sweep}: not eligible",
+            legendgroup=s.sweep,
+            meta={"role": "trial", "sweep": s.sweep},
+        ))
+    return traces, colorbar_shown
+
+
+def _mean_trace(info: ParetoInfo, s: SeriesInfo, k: int, x: int, y: int) -> go.Scatter | None:
+    """Means ± std of series ``k``'s eligible configurations with several seeds (None if none)."""
+    symbol = SYMBOLS[k % len(SYMBOLS)]
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    multi = np.flatnonzero(s.eligible & (s.n_replicates > 1))
+    if not len(multi):
+        return None
+    bars = {"thickness": 1, "width": 3, "color": front_color}
+    return go.Scatter(
+        x=s.points[multi, x].tolist(),
+        y=s.points[multi, y].tolist(),
+        mode="markers",
+        marker={"symbol": f"{symbol}-open", "size": 15, "color": front_color,
+                "line": {"width": 1.5}},
+        error_x={"array": s.spread[multi, x].tolist(), **bars},
+        error_y={"array": s.spread[multi, y].tolist(), **bars},
+        hovertext=_hover(info, s, multi, trial=False),
+        hoverinfo="text",
+        name=f"{s.sweep}: configuration mean ± std",
+        legendgroup=s.sweep,
+        meta={"role": "mean", "sweep": s.sweep},
+    )
+
+
+def _front_trace(info: ParetoInfo, s: SeriesInfo, k: int, x: int, y: int) -> go.Scatter | None:
+    """Series ``k``'s front: a step line (two objectives) or markers (None if it is empty)."""
+    front_color = FRONT_COLORS[k % len(FRONT_COLORS)]
+    path = info.front_path(s)
+    if not len(path):
+        return None
+    return go.Scatter(
+        x=s.points[path, x].tolist(),
+        y=s.points[path, y].tolist(),
+        # Labels of front points are in hover and the front table (text overlaps).
+        mode="lines" if len(info.objectives) == 2 else "markers",
+        line={"shape": "hv", "color": front_color, "width": 2},
+        marker={"color": front_color, "size": 4},
+        hoverinfo="skip",
+        name=f"{s.sweep}: front (HV={s.hypervolume:.3g})",
+        legendgroup=s.sweep,
+        meta={"role": "front", "sweep": s.sweep},
+    )
 
 
 def _dimension(label: str, values: np.ndarray, log_ok: bool = True) -> dict[str, Any]:
@@ -397,87 +404,28 @@ def parcoords_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
     return fig
 
 
+TREND_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#17becf", "#bcbd22", "#7f7f7f")
+
+
 def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
     """One panel per (objective, parameter): eligible configuration means ± std against the
     parameter, one line per combination of the other parameters (up to 10), with the
     individual seeds as faint dots."""
     keys = list(s.params)
-    shorts = short_param_names(info.param_names)
     m = len(info.objectives)
     if not keys:
         fig = go.Figure()
         fig.update_layout(title=f"{s.sweep}: no swept parameters", height=120)
         return fig
-    fig = make_subplots(
-        rows=m,
-        cols=len(keys),
-        shared_xaxes="columns",
-        horizontal_spacing=0.08,
-        vertical_spacing=0.08,
-    )
+    fig = make_subplots(rows=m, cols=len(keys), shared_xaxes="columns",
+                        horizontal_spacing=0.08, vertical_spacing=0.08)
     ok = s.eligible & np.isfinite(s.points).all(axis=1)
-    palette = (
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#17becf",
-        "#bcbd22",
-        "#7f7f7f",
-    )
     n_colors = 0  # colours run on across columns so that one legend explains every panel
     for c, key in enumerate(keys, start=1):
-        others = [o for o in keys if o != key]
-        combos = sorted(
-            {tuple(format_value(s.params[o][g]) for o in others) for g in np.flatnonzero(ok)}
-        )
-        lines = len(combos) <= len(palette)
-        for n, combo in enumerate(combos if lines else [None]):
-            sel = ok.copy()
-            if combo is not None:
-                for o, v in zip(others, combo, strict=True):
-                    sel &= np.array([format_value(p) == v for p in s.params[o]])
-            g = np.flatnonzero(sel)
-            xs = np.asarray(s.params[key])[g]
-            order = np.array(sorted(range(len(xs)), key=lambda i: _sort_key(xs[i])), dtype=int)
-            g, xs = g[order], xs[order]
-            name = ", ".join(f"{shorts[o]}={v}" for o, v in zip(others, combo or (), strict=False))
-            color = palette[(n_colors + n) % len(palette)]
-            for r, obj in enumerate(info.objectives, start=1):
-                fig.add_trace(
-                    go.Scatter(
-                        x=_plain(xs),
-                        y=s.points[g, r - 1].tolist(),
-                        error_y={"array": s.spread[g, r - 1].tolist(), "thickness": 1, "width": 3},
-                        mode="lines+markers" if lines else "markers",
-                        marker={"color": color, "size": 7},
-                        line={"color": color},
-                        name=name or shorts[key],
-                        legendgroup=name or shorts[key],
-                        showlegend=bool(name) and r == 1,
-                        hovertemplate=f"{shorts[key]}=%{{x}}<br>{obj.name}=%{{y:.4g}}<extra></extra>",
-                    ),
-                    row=r,
-                    col=c,
-                )
-        n_colors += len(combos) if lines else 1
-        t = np.flatnonzero(ok[s.trial_group] & np.isfinite(s.trial_points).all(axis=1))
-        for r, _obj in enumerate(info.objectives, start=1):
-            fig.add_trace(
-                go.Scatter(
-                    x=_plain(np.asarray(s.trial_params[key])[t]),
-                    y=s.trial_points[t, r - 1].tolist(),
-                    mode="markers",
-                    marker={"color": "#555", "size": 4, "opacity": 0.35},
-                    hoverinfo="skip",
-                    showlegend=False,
-                ),
-                row=r,
-                col=c,
-            )
+        lines, n_colors = _trend_lines(info, s, key, ok, n_colors)
+        for r, trace in [*lines, *_trend_seeds(info, s, key, ok)]:
+            fig.add_trace(trace, row=r, col=c)
         nums = np.array([as_float(v) for v in s.params[key]])
         log = np.isfinite(nums).all() and nums.min() > 0 and nums.max() / nums.min() >= 20
         fig.update_xaxes(title_text=key, row=m, col=c, type="log" if log else None)
@@ -490,6 +438,59 @@ def trends_figure(info: ParetoInfo, s: SeriesInfo) -> go.Figure:
         margin={"l": 70, "r": 20, "t": 50, "b": 50},
     )
     return fig
+
+
+def _trend_lines(info: ParetoInfo, s: SeriesInfo, key: str, ok: np.ndarray, n_colors: int
+                 ) -> tuple[list[tuple[int, go.Scatter]], int]:
+    """The means ± std against ``key``, one coloured line per combination of the other swept
+    values (markers only when there are more combinations than colours); returns ``(row,
+    trace)`` pairs and the colour count after them."""
+    shorts = short_param_names(info.param_names)
+    others = [o for o in s.params if o != key]
+    combos = sorted(
+        {tuple(format_value(s.params[o][g]) for o in others) for g in np.flatnonzero(ok)}
+    )
+    lines = len(combos) <= len(TREND_PALETTE)
+    out = []
+    for n, combo in enumerate(combos if lines else [None]):
+        sel = ok.copy()
+        if combo is not None:
+            for o, v in zip(others, combo, strict=True):
+                sel &= np.array([format_value(p) == v for p in s.params[o]])
+        g = np.flatnonzero(sel)
+        xs = np.asarray(s.params[key])[g]
+        order = np.array(sorted(range(len(xs)), key=lambda i: _sort_key(xs[i])), dtype=int)
+        g, xs = g[order], xs[order]
+        name = ", ".join(f"{shorts[o]}={v}" for o, v in zip(others, combo or (), strict=False))
+        color = TREND_PALETTE[(n_colors + n) % len(TREND_PALETTE)]
+        for r, obj in enumerate(info.objectives, start=1):
+            out.append((r, go.Scatter(
+                x=_plain(xs),
+                y=s.points[g, r - 1].tolist(),
+                error_y={"array": s.spread[g, r - 1].tolist(), "thickness": 1, "width": 3},
+                mode="lines+markers" if lines else "markers",
+                marker={"color": color, "size": 7},
+                line={"color": color},
+                name=name or shorts[key],
+                legendgroup=name or shorts[key],
+                showlegend=bool(name) and r == 1,
+                hovertemplate=f"{shorts[key]}=%{{x}}<br>{obj.name}=%{{y:.4g}}<extra></extra>",
+            )))
+    return out, n_colors + (len(combos) if lines else 1)
+
+
+def _trend_seeds(info: ParetoInfo, s: SeriesInfo, key: str, ok: np.ndarray
+                 ) -> list[tuple[int, go.Scatter]]:
+    """The eligible configurations' individual seeds against ``key``, as faint dots."""
+    t = np.flatnonzero(ok[s.trial_group] & np.isfinite(s.trial_points).all(axis=1))
+    return [(r, go.Scatter(
+        x=_plain(np.asarray(s.trial_params[key])[t]),
+        y=s.trial_points[t, r - 1].tolist(),
+        mode="markers",
+        marker={"color": "#555", "size": 4, "opacity": 0.35},
+        hoverinfo="skip",
+        showlegend=False,
+    )) for r in range(1, len(info.objectives) + 1)]
 
 
 def _sort_key(value: object) -> tuple[int, float, str]:
