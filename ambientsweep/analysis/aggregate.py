@@ -23,7 +23,7 @@ Rules (the same in CSV, plots and dashboard):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -253,71 +253,82 @@ def compute_pareto(
             part is enough when unique). None = the first swept key of the first sweep.
     """
     objs = as_objectives(objectives)
-    directions = [o.direction for o in objs]
-    names = [o.name for o in objs]
     tables = split_sweeps(frames)
-    param_names: list[str] = []
-    for df in tables.values():
-        for c in param_columns(df):
-            key = c.removeprefix(PARAM_PREFIX)
-            if key not in param_names:
-                param_names.append(key)
-    shorts = short_param_names(param_names)
-
+    param_names = _swept_keys(tables.values())
     grouped = {sweep: aggregate_replicates(df, objs) for sweep, df in tables.items()}
-    # Reference point: spec values where given, else derived from all eligible group means.
-    all_elig = [g.loc[g["eligible"], names].to_numpy(float) for g in grouped.values()]
-    stacked = np.concatenate(all_elig) if all_elig else np.empty((0, len(objs)))
-    derived = default_reference(stacked, directions) if len(stacked) else np.full(len(objs), 1.0)
-    reference = np.array(
-        [o.ref if o.ref is not None else derived[j] for j, o in enumerate(objs)], dtype=float
-    )
-
-    series = []
-    for sweep, df in tables.items():
-        groups = grouped[sweep]
-        points = groups[names].to_numpy(float)
-        eligible = groups["eligible"].to_numpy(bool)
-        on_front = non_dominated_mask(points, directions, eligible)
-        hv = (
-            hypervolume(points[on_front], directions, reference)
-            if on_front.any() and np.isfinite(reference).all()
-            else 0.0
-        )
-        pcols = param_columns(df)
-        params = {c.removeprefix(PARAM_PREFIX): groups[c].to_numpy() for c in pcols}
-        labels = tuple(
-            ", ".join(f"{shorts[k]}={format_value(v[i])}" for k, v in params.items())
-            for i in range(len(groups))
-        )
-        gkey = _group_key(df).to_numpy()
-        gindex = {g: i for i, g in enumerate(groups["group_id"].astype(str))}
-        series.append(
-            SeriesInfo(
-                sweep=sweep,
-                group_ids=tuple(groups["group_id"].astype(str)),
-                points=points,
-                spread=groups[[f"{n}.std" for n in names]].to_numpy(float),
-                n_replicates=groups[[f"{n}.count" for n in names]].min(axis=1).to_numpy(int),
-                eligible=eligible,
-                on_front=on_front,
-                params=params,
-                labels=labels,
-                hypervolume=float(hv),
-                trial_ids=tuple(_trial_ids(df)),
-                trial_points=df[names].apply(pd.to_numeric, errors="coerce").to_numpy(float),
-                trial_state=tuple(trial_states(df)),
-                trial_group=np.array([gindex[g] for g in gkey], dtype=int),
-                trial_eligible=eligible_trials(df, objs).to_numpy(bool),
-                trial_params={c.removeprefix(PARAM_PREFIX): df[c].to_numpy() for c in pcols},
-            )
-        )
+    reference = _reference_point(objs, grouped.values())
+    shorts = short_param_names(param_names)
     return ParetoInfo(
         objectives=objs,
         reference=reference,
-        series=tuple(series),
+        series=tuple(_series(sweep, df, grouped[sweep], objs, reference, shorts)
+                     for sweep, df in tables.items()),
         param_names=tuple(param_names),
         color_by=_resolve_color_by(color_by, param_names),
+    )
+
+
+def _swept_keys(tables: Iterable[pd.DataFrame]) -> list[str]:
+    """Every swept key of the given sweeps (without ``param.``), in first-seen order."""
+    keys: list[str] = []
+    for df in tables:
+        for c in param_columns(df):
+            key = c.removeprefix(PARAM_PREFIX)
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _reference_point(objs: Sequence[Objective], grouped: Iterable[pd.DataFrame]) -> np.ndarray:
+    """The hypervolume reference: each objective's ``ref`` where given, else derived from the
+    eligible group means of all sweeps together (so hypervolumes are comparable)."""
+    names = [o.name for o in objs]
+    all_elig = [g.loc[g["eligible"], names].to_numpy(float) for g in grouped]
+    stacked = np.concatenate(all_elig) if all_elig else np.empty((0, len(objs)))
+    directions = [o.direction for o in objs]
+    derived = default_reference(stacked, directions) if len(stacked) else np.full(len(objs), 1.0)
+    return np.array(
+        [o.ref if o.ref is not None else derived[j] for j, o in enumerate(objs)], dtype=float
+    )
+
+
+def _series(sweep: str, df: pd.DataFrame, groups: pd.DataFrame, objs: Sequence[Objective],
+            reference: np.ndarray, shorts: dict[str, str]) -> SeriesInfo:
+    """One sweep's configurations, front, hypervolume and trials as a :class:`SeriesInfo`."""
+    names = [o.name for o in objs]
+    directions = [o.direction for o in objs]
+    points = groups[names].to_numpy(float)
+    eligible = groups["eligible"].to_numpy(bool)
+    on_front = non_dominated_mask(points, directions, eligible)
+    hv = (
+        hypervolume(points[on_front], directions, reference)
+        if on_front.any() and np.isfinite(reference).all()
+        else 0.0
+    )
+    pcols = param_columns(df)
+    params = {c.removeprefix(PARAM_PREFIX): groups[c].to_numpy() for c in pcols}
+    labels = tuple(
+        ", ".join(f"{shorts[k]}={format_value(v[i])}" for k, v in params.items())
+        for i in range(len(groups))
+    )
+    gindex = {g: i for i, g in enumerate(groups["group_id"].astype(str))}
+    return SeriesInfo(
+        sweep=sweep,
+        group_ids=tuple(groups["group_id"].astype(str)),
+        points=points,
+        spread=groups[[f"{n}.std" for n in names]].to_numpy(float),
+        n_replicates=groups[[f"{n}.count" for n in names]].min(axis=1).to_numpy(int),
+        eligible=eligible,
+        on_front=on_front,
+        params=params,
+        labels=labels,
+        hypervolume=float(hv),
+        trial_ids=tuple(_trial_ids(df)),
+        trial_points=df[names].apply(pd.to_numeric, errors="coerce").to_numpy(float),
+        trial_state=tuple(trial_states(df)),
+        trial_group=np.array([gindex[g] for g in _group_key(df).to_numpy()], dtype=int),
+        trial_eligible=eligible_trials(df, objs).to_numpy(bool),
+        trial_params={c.removeprefix(PARAM_PREFIX): df[c].to_numpy() for c in pcols},
     )
 
 
