@@ -18,7 +18,7 @@ Every key is built here (DESIGN.md, "Names that bind"); no other module formats 
   measured against, e.g. ``mem_ratio_pixels_clean``.
 - Bookkeeping reported with the metrics (no direction, never an objective): ``budget_complete``
   (1.0 once a trial trained its whole budget), ``round`` (SFBD round of a report),
-  ``trial_seconds`` / ``eval_seconds``, ``kimg`` (Ray Tune's time attribute); on the
+  ``trial_seconds`` / ``eval_seconds``, ``kimg`` (Ray Tune's time attribute), ``diverged``; on the
   sweep's parent run ``hypervolume`` and ``front_size``; ``ambientsweep commitment``'s columns
   ``commit_sigma_median`` and ``committed_at_sigma>=<level>``.
 
@@ -38,6 +38,7 @@ __all__ = [
     "COMMIT_SIGMA_MEDIAN",
     "CONF90",
     "DIRECTIONS",
+    "DIVERGED",
     "EVAL_SECONDS",
     "FEATURE_SPACES",
     "FIDELITY_SPACES",
@@ -94,6 +95,7 @@ ROUND = "round"  # SFBD round the reported values belong to
 TRIAL_SECONDS = "trial_seconds"  # wall time of the whole trial
 EVAL_SECONDS = "eval_seconds"  # of it, time spent in evaluations
 KIMG = "kimg"  # thousands of training images seen (Ray Tune's time attribute)
+DIVERGED = "diverged"  # 1.0 when the trial's loss became NaN or infinite
 HYPERVOLUME = "hypervolume"  # parent run: hypervolume of the sweep's front
 FRONT_SIZE = "front_size"  # parent run: configurations on the front
 COMMIT_SIGMA_MEDIAN = "commit_sigma_median"  # `commitment`: median commitment sigma of copies
