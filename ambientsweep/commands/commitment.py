@@ -61,12 +61,13 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
                       workdir: Path, tracking_uri: str | None) -> str:
     """Markdown table: per configuration, mean ± std over replicates of the commitment stats."""
     from ambientsweep.analysis.report import finished_trials, markdown, summary_table
-    from ambientsweep.commands.exports import resolve_sweep, store_uri
+    from ambientsweep.commands.exports import resolve_sweep
     from ambientsweep.tracking.mlflow_log import load_results
+    from ambientsweep.tracking.uri import store_uri
 
     if n < 2:
         raise UserError("-n must be at least 2")
-    uri = store_uri(workdir, tracking_uri)
+    uri = store_uri(workdir, tracking_uri, existing=True)
     frames = []
     for s in sweeps:
         name, experiment, _ = resolve_sweep(s, workdir)

@@ -82,7 +82,7 @@ def estimate_trial_seconds(cfg: TrialConfig, threads: int) -> tuple[float, str]:
 def describe_plan(plan: Plan, out: TextIO, address: str | None = None) -> None:
     """Print the plan; raises UserError listing what this machine lacks."""
     from ambientsweep.errors import UserError
-    from ambientsweep.search.tune_runner import local_resources
+    from ambientsweep.search.resources import local_resources, trials_at_once
 
     spec = plan.spec
     cfg0 = plan.loaded.trial_config(plan.points[0] if plan.points else {})
@@ -112,9 +112,7 @@ def describe_plan(plan: Plan, out: TextIO, address: str | None = None) -> None:
         concurrent = spec.search.max_concurrent or 1
     else:
         have = local_resources()
-        fit = int(have["CPU"] // res.cpu)
-        if res.gpu > 0:
-            fit = min(fit, int(have["GPU"] // res.gpu))
+        fit = trials_at_once(res, have)
         concurrent = max(1, min(fit, spec.search.max_concurrent or fit, plan.num_trials))
         print(f"resources  {res.cpu:g} CPU, {res.gpu:g} GPU per trial; this machine has "
               f"{have['CPU']:g} CPU, {have['GPU']:g} GPU -> {concurrent} trial(s) at a time",
