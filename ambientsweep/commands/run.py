@@ -23,9 +23,8 @@ from ambientsweep.tracking.tags import TrialState, ended_count
 from ambientsweep.workdir import SweepPaths, check_writable, sweep_paths
 
 if TYPE_CHECKING:
-    from ray.tune import ResultGrid
-
     from ambientsweep.search.cluster import Cluster
+    from ambientsweep.search.tuner import ResultGrid
     from ambientsweep.spec.schema import SweepSpec
     from ambientsweep.tracking.mlflow_log import SweepTracking
 

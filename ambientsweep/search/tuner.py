@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune import ResultGrid
 from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
 from ray.tune.search import Searcher
 
@@ -49,7 +50,7 @@ def build_scheduler(loaded: LoadedSweep, max_kimg: float) -> TrialScheduler | No
 
 
 def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
-        callbacks: list[tune.Callback], resume: bool) -> tune.ResultGrid:
+        callbacks: list[tune.Callback], resume: bool) -> ResultGrid:
     """Run (or resume) the sweep's trials; returns Ray's results of every trial.
 
     NOTE: ``Tuner.restore`` takes no RunConfig: the restored Tuner runs with the callbacks
@@ -74,4 +75,4 @@ def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_at_end=False),
         resume_config=resume_config,
     )
-    return tune.ResultGrid(analysis)
+    return ResultGrid(analysis)
