@@ -24,26 +24,22 @@ from ambientsweep.spec.load import LoadedSweep
 class BudgetAwareOptunaSearch(OptunaSearch):
     """OptunaSearch that tells Optuna a trial is COMPLETE only if it trained its full budget.
 
-    NOTE: upstream tells every finished trial as COMPLETE, so trials an early-stopping scheduler
-    cut short would enter the multi-objective front (reference/platform.md §1, measured).
+    NOTE: upstream tells every finished trial with its metrics as COMPLETE, so trials an
+    early-stopping scheduler cut short would enter the multi-objective front
+    (reference/platform.md §1, measured). This translates the result into what upstream
+    reads: the objectives (COMPLETE), no result with an error (FAIL), or none (PRUNED).
     """
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
-        from optuna.trial import TrialState
-
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
-            return
-        ot_trial = self._ot_trials[trial_id]
+            return  # told already (a replicate group), or never suggested by this study
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
         if result and result.get(BUDGET_KEY) and all(m in result for m in metrics):
-            values = [float(result[m]) for m in metrics]
-            self._ot_study.tell(ot_trial, values if len(values) > 1 else values[0])
-        elif error or (result and result.get(DIVERGED_KEY)):
-            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+            super().on_trial_complete(trial_id, {m: float(result[m]) for m in metrics})
         else:
-            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
-        self._completed_trials.add(trial_id)
+            failed = error or bool(result and result.get(DIVERGED_KEY))
+            super().on_trial_complete(trial_id, None, error=failed)
 
 
 class ReplicateSearcher(Searcher):
