@@ -16,6 +16,7 @@ import typer
 
 from ambientsweep.analysis.formats import FORMATS, parse_formats
 from ambientsweep.errors import UserError
+from ambientsweep.search import algorithms
 from ambientsweep.workdir import DEFAULT_WORKDIR
 
 app = typer.Typer(
@@ -68,7 +69,7 @@ def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to c
     for path in sweeps:
         loaded = _guard(lambda path=path: load_sweep(path))
         spec = loaded.spec
-        n = (f"{len(grid_points(spec))} grid points" if spec.search.algorithm == "grid"
+        n = (f"{len(grid_points(spec))} grid points" if spec.search.algorithm == algorithms.GRID
              else f"{spec.search.num_trials} {spec.search.algorithm} trials")
         typer.echo(f"ok  {path}: sweep {spec.name!r} ({loaded.method_kind}), {n} x "
                    f"{spec.replicates} replicate(s), objectives {', '.join(spec.metric_names)}")
@@ -122,10 +123,12 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
     """A table of the sweep's trials: state, searched params, objectives."""
     from ambientsweep.commands.exports import resolve_sweep
     from ambientsweep.metrics import names
-    from ambientsweep.tracking.mlflow_log import default_uri, load_results
+    from ambientsweep.tracking.mlflow_log import load_results
+    from ambientsweep.tracking.uri import store_uri
 
     name, experiment, _ = _guard(lambda: resolve_sweep(sweep, workdir))
-    df = _guard(lambda: load_results(tracking_uri or default_uri(workdir), experiment, name))
+    uri = _guard(lambda: store_uri(workdir, tracking_uri, existing=True))
+    df = _guard(lambda: load_results(uri, experiment, name))
     if df.empty:
         typer.echo(f"sweep {name}: no trials recorded yet")
         return
@@ -145,13 +148,9 @@ def ui(workdir: WorkdirOpt = DEFAULT_WORKDIR,
        port: Annotated[int, typer.Option()] = 5000,
        tracking_uri: TrackingUriOpt = None) -> None:
     """Serve the MLflow UI over the work dir's store (all sweeps run from it) and print the URL."""
-    from ambientsweep.tracking.mlflow_log import default_uri
+    from ambientsweep.tracking.uri import store_uri
 
-    uri = tracking_uri or default_uri(workdir)
-    db = Path(uri.removeprefix("sqlite:///"))
-    if uri.startswith("sqlite:///") and not db.is_file():
-        _fail(f"no MLflow store at {db}; run a sweep first (ambientsweep run ...) or pass "
-              "--workdir")
+    uri = _guard(lambda: store_uri(workdir, tracking_uri, existing=True))
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
            "--host", host, "--port", str(port), "--workers", "1"]

@@ -15,14 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ambientsweep.errors import UserError
+from ambientsweep.metrics import names
 from ambientsweep.workdir import sweep_paths
 
-COMMIT_MEDIAN = "commit_sigma_median"  # median commitment sigma of the memorized samples
-MEM_RATIO = "mem_ratio_pixels"  # of the samples drawn here (not the logged evaluation)
-
-
-def _share(level: float) -> str:
-    return f"committed_at_sigma>={level:g}"
+COMMIT_MEDIAN = names.COMMIT_SIGMA_MEDIAN  # median commitment sigma of the memorized samples
+MEM_RATIO = names.MEM_RATIO_PIXELS  # of the samples drawn here (not the logged evaluation)
+_share = names.committed_share_key
 
 
 def trial_commitment(trial_dir: Path, *, n: int, seed: int,
@@ -61,12 +59,13 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
                       workdir: Path, tracking_uri: str | None) -> str:
     """Markdown table: per configuration, mean ± std over replicates of the commitment stats."""
     from ambientsweep.analysis.report import finished_trials, markdown, summary_table
-    from ambientsweep.commands.exports import resolve_sweep, store_uri
+    from ambientsweep.commands.exports import resolve_sweep
     from ambientsweep.tracking.mlflow_log import load_results
+    from ambientsweep.tracking.uri import store_uri
 
     if n < 2:
         raise UserError("-n must be at least 2")
-    uri = store_uri(workdir, tracking_uri)
+    uri = store_uri(workdir, tracking_uri, existing=True)
     frames = []
     for s in sweeps:
         name, experiment, _ = resolve_sweep(s, workdir)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ambientsweep.analysis.formats import FORMATS
 from ambientsweep.errors import UserError
 from ambientsweep.metrics import names
+from ambientsweep.tracking.uri import store_uri
 from ambientsweep.workdir import sweep_paths
+
+if TYPE_CHECKING:
+    from ambientsweep.commands.run import Plan
+    from ambientsweep.tracking.mlflow_log import SweepTracking
 
 ALL_FORMATS = FORMATS  # the end of a sweep writes every format
 
@@ -33,7 +38,7 @@ def _front_run_ids(frames: dict[str, pd.DataFrame], objectives: list) -> tuple[l
     return list(table.loc[table["on_front"], "run_id"].astype(str)), info.hypervolumes
 
 
-def _log(tracking: Any, frames: dict[str, pd.DataFrame], objectives: list,
+def _log(tracking: SweepTracking, frames: dict[str, pd.DataFrame], objectives: list,
          written: dict[str, Path]) -> None:
     for p in written.values():
         tracking.log_artifact(p, "pareto")
@@ -43,7 +48,7 @@ def _log(tracking: Any, frames: dict[str, pd.DataFrame], objectives: list,
                           names.FRONT_SIZE: float(len(front))})
 
 
-def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
+def export_and_log(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
     """End of a sweep: every format into <sweep>/exports, logged to the parent run."""
     from ambientsweep.analysis.export import export_pareto
     from ambientsweep.tracking.mlflow_log import load_results
@@ -56,16 +61,6 @@ def export_and_log(plan: Any, tracking: Any) -> dict[str, Path]:
     written = export_pareto(frames, objectives, ALL_FORMATS, plan.paths.exports)
     _log(tracking, frames, objectives, written)
     return written
-
-
-def store_uri(workdir: Path, tracking_uri: str | None) -> str:
-    """The tracking URI to read finished sweeps from; a missing SQLite store is a user error."""
-    from ambientsweep.tracking.mlflow_log import default_uri
-
-    uri = tracking_uri or default_uri(workdir)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')} (check --workdir)")
-    return uri
 
 
 def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
@@ -91,7 +86,7 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     from ambientsweep.analysis.export import export_pareto
     from ambientsweep.tracking.mlflow_log import SweepTracking, load_results
 
-    uri = store_uri(workdir, tracking_uri)
+    uri = store_uri(workdir, tracking_uri, existing=True)
     frames: dict[str, pd.DataFrame] = {}
     specs, experiments = {}, {}
     for s in sweeps:
@@ -142,7 +137,7 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; known: "
                         f"{', '.join(names.KNOWN_METRICS)}")
-    uri = store_uri(workdir, tracking_uri)
+    uri = store_uri(workdir, tracking_uri, existing=True)
     frames, first_spec = [], None
     for s in sweeps:
         name, experiment, spec = resolve_sweep(s, workdir)

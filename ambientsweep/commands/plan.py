@@ -14,6 +14,7 @@ import torch
 
 from ambientsweep.commands.run import Plan, environment_problems
 from ambientsweep.config import TrialConfig
+from ambientsweep.search import algorithms
 
 
 def _time_call(fn, repeats: int) -> float:
@@ -82,7 +83,7 @@ def estimate_trial_seconds(cfg: TrialConfig, threads: int) -> tuple[float, str]:
 def describe_plan(plan: Plan, out: TextIO, address: str | None = None) -> None:
     """Print the plan; raises UserError listing what this machine lacks."""
     from ambientsweep.errors import UserError
-    from ambientsweep.search.tune_runner import local_resources
+    from ambientsweep.search.resources import local_resources, trials_at_once
 
     spec = plan.spec
     cfg0 = plan.loaded.trial_config(plan.points[0] if plan.points else {})
@@ -92,8 +93,8 @@ def describe_plan(plan: Plan, out: TextIO, address: str | None = None) -> None:
           f"(N={cfg0.data.train_size or 'pool'})", file=out)
     print("objectives " + ", ".join(f"{o.metric} ({o.mode})" for o in spec.objectives),
           file=out)
-    print(f"search     {spec.search.algorithm}"
-          + (f" / {spec.search.sampler}" if spec.search.algorithm == "optuna" else ""), file=out)
+    sampler = f" / {spec.search.sampler}" if spec.search.algorithm == algorithms.OPTUNA else ""
+    print(f"search     {spec.search.algorithm}{sampler}", file=out)
     if plan.points is not None:
         print(f"trials     {len(plan.points)} grid points x {spec.replicates} replicate(s) "
               f"= {plan.num_trials}", file=out)
@@ -112,9 +113,7 @@ def describe_plan(plan: Plan, out: TextIO, address: str | None = None) -> None:
         concurrent = spec.search.max_concurrent or 1
     else:
         have = local_resources()
-        fit = int(have["CPU"] // res.cpu)
-        if res.gpu > 0:
-            fit = min(fit, int(have["GPU"] // res.gpu))
+        fit = trials_at_once(res, have)
         concurrent = max(1, min(fit, spec.search.max_concurrent or fit, plan.num_trials))
         print(f"resources  {res.cpu:g} CPU, {res.gpu:g} GPU per trial; this machine has "
               f"{have['CPU']:g} CPU, {have['GPU']:g} GPU -> {concurrent} trial(s) at a time",

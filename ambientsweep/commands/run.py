@@ -14,11 +14,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ambientsweep.errors import UserError
+from ambientsweep.search.algorithms import GRID
 from ambientsweep.spec.load import LoadedSweep, grid_points, load_sweep
+from ambientsweep.tracking.tags import TrialState, ended_count
 from ambientsweep.workdir import SweepPaths, check_writable, sweep_paths
+
+if TYPE_CHECKING:
+    from ambientsweep.search.cluster import Cluster
+    from ambientsweep.search.tuner import ResultGrid
+    from ambientsweep.spec.schema import SweepSpec
+    from ambientsweep.tracking.mlflow_log import SweepTracking
 
 # Tiny budget for `--smoke`: every phase trains a few hundred images, evaluates 64 samples.
 # A method with its own budget keys adds them (its spec's `smoke_overrides`).
@@ -40,7 +48,7 @@ class Plan:
     smoke: bool
 
     @property
-    def spec(self):
+    def spec(self) -> SweepSpec:
         return self.loaded.spec
 
     def spec_hash(self) -> str:
@@ -68,19 +76,11 @@ def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str 
         loaded = loaded.with_overrides({"data.root": str(Path(root).expanduser().resolve())})
     paths = sweep_paths(workdir, spec.name)
     check_writable(paths.root)
-    from ambientsweep.tracking.mlflow_log import check_reachable, default_uri
+    from ambientsweep.tracking.uri import store_uri
 
-    uri = tracking_uri or spec.tracking.uri or default_uri(paths.root)
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
-        if not db.is_absolute():
-            raise UserError(f"tracking URI {uri}: use an absolute path (sqlite:////abs/mlflow.db)"
-                            "; a relative one gives every Ray trial its own database")
-    elif not uri.startswith(("http://", "https://")):
-        raise UserError(f"tracking URI {uri}: use sqlite:////abs/path.db or http(s)://host:port")
-    check_reachable(uri)
+    uri = store_uri(paths.root, tracking_uri or spec.tracking.uri, existing=False)
     points = None
-    if spec.search.algorithm == "grid":
+    if spec.search.algorithm == GRID:
         points = grid_points(spec)
         if max_trials is not None:
             points = points[: max(1, math.ceil(max_trials / spec.replicates))]
@@ -107,7 +107,7 @@ def environment_problems(plan: Plan, address: str | None) -> list[str]:
         problems.append(f"{plan.loaded.path}: data.root: folder {data.root} for dataset "
                         f"{data.name!r} does not exist{hint}")
     if not (address or plan.spec.execution.address):
-        from ambientsweep.search.tune_runner import check_resources, local_resources
+        from ambientsweep.search.resources import check_resources, local_resources
 
         here = local_resources()
         try:
@@ -153,29 +153,64 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
               out: TextIO | None = None) -> Outcome:
     """Run (or resume) the planned sweep; returns when every trial ended or on interruption."""
     out = out or sys.stdout
-    spec = plan.spec
-    address = address or spec.execution.address
-    from ambientsweep.search import tune_runner as tr
+    address = address or plan.spec.execution.address
+    from ambientsweep.search import cluster as ray_cluster
+    from ambientsweep.search.resources import check_resources
 
     problems = environment_problems(plan, address)
     if problems:
         raise UserError("\n".join(problems))
     resumed = _check_state(plan, resume)
     t0 = time.monotonic()
-    cluster = tr.start_ray(address, plan.paths.log_file)
+    cluster = ray_cluster.start_ray(address, plan.paths.log_file)
     try:
-        tr.check_resources(spec.resources, cluster.nodes, f"the cluster at {address}"
-                           if address else "this machine")
-        return _run(plan, tr, resumed, out, t0, cluster)
+        check_resources(plan.spec.resources, cluster.nodes, f"the cluster at {address}"
+                        if address else "this machine")
+        return _run(plan, resumed, out, t0, cluster)
     finally:
-        tr.stop_ray()
+        ray_cluster.stop_ray()
 
 
-def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: Any) -> Outcome:
+def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster) -> Outcome:
+    """Record, fit, reconcile the record with Ray's results, export when every trial ended."""
+    from ambientsweep.tracking.mlflow_log import TrackingUnavailable
+
+    tracking = _open_record(plan, resumed)
+    _announce(plan, cluster, resumed, out)
+    grid, interrupted = _fit(plan, tracking, out, resumed)
+    try:
+        if grid is not None:  # Ray's results are the record of which trials ended how
+            from ambientsweep.search.callbacks import ended_states
+
+            tracking.mark_trials(ended_states(grid))
+        ended = tracking.state_counts()
+    except TrackingUnavailable as e:
+        print(f"\nsweep {plan.spec.name}: the tracking store {plan.uri} cannot be reached ({e})."
+              f"\nRay's results are kept in {plan.paths.ray_storage}. Once the store is back, "
+              f"run the same command again:\n  {_command(plan)}{_uri_flag(plan)}\nIt records "
+              "the ended trials and re-runs those that could not log.", file=out, flush=True)
+        return Outcome(state="tracking_lost", counts={}, seconds=time.monotonic() - t0,
+                       exports={})
+    finished = ended_count(ended)
+    if interrupted or finished < plan.num_trials:
+        tracking.finish(TrialState.INTERRUPTED)
+        print(f"\nsweep {plan.spec.name} interrupted ({finished}/{plan.num_trials} trials "
+              f"ended). Resume it with the same command:\n  {_command(plan)}", file=out,
+              flush=True)
+        return Outcome(state="interrupted", counts=ended, seconds=time.monotonic() - t0,
+                       exports={})
+    exports = export_sweep(plan, tracking)
+    tracking.finish(TrialState.COMPLETE)
+    seconds = time.monotonic() - t0
+    _summary(plan, ended, exports, seconds, out)
+    return Outcome(state="complete", counts=ended, seconds=seconds, exports=exports)
+
+
+def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
+    """Sweep folder, saved spec and the parent run; trials a dead driver left are interrupted."""
     from ambientsweep.tracking.mlflow_log import SweepTracking
 
-    spec = plan.spec
-    paths = plan.paths
+    spec, paths = plan.spec, plan.paths
     paths.sweep_dir.mkdir(parents=True, exist_ok=True)
     paths.cache.mkdir(parents=True, exist_ok=True)
     if not resumed:
@@ -184,87 +219,76 @@ def _run(plan: Plan, tr: Any, resumed: bool, out: TextIO, t0: float, cluster: An
     (paths.sweep_dir / "spec.json").write_text(json.dumps(
         {"spec": spec.model_dump(mode="json"), "base": plan.loaded.base}, indent=1, default=str))
     tracking = SweepTracking(plan.uri, plan.experiment, spec.name, paths.artifacts)
-    parent, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)})
+    _, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)})
     if not was_there:
         tracking.log_params({"base": str(plan.loaded.base_path), "search": spec.search.algorithm,
                              "replicates": spec.replicates, "seed": spec.seed,
                              "objectives": ",".join(spec.metric_names)})
         tracking.log_artifact(plan.loaded.path, "spec")
         tracking.log_artifact(plan.loaded.base_path, "spec")
-    for r in tracking.child_runs():  # trials that were running when a previous driver died
-        if r.data.tags.get("ambientsweep.state") == "running":
-            tracking.client.set_tag(r.info.run_id, "ambientsweep.state", "interrupted")
+    tracking.interrupt_running()  # trials that were running when a previous driver died
+    return tracking
 
-    cpus = spec.resources.threads or max(1, int(spec.resources.cpu))
-    loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
-    ctx = tr.TrialContext(loaded=loaded, sweep=spec.name, uri=plan.uri,
-                          experiment_id=tracking.experiment_id, parent_run_id=parent,
-                          trials_dir=str(paths.trials), cache_dir=str(paths.cache))
-    space, searcher, num_samples = tr.build_search(loaded, plan.points, plan.num_configs)
-    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
-    setup = tr.TuneSetup(name="tune", storage_path=str(paths.ray_storage), param_space=space,
-                         search_alg=searcher, scheduler=tr.build_scheduler(loaded, max_kimg(plan)),
-                         num_samples=num_samples, max_concurrent=spec.search.max_concurrent,
-                         resources=resources, max_failures=spec.execution.max_failures)
-    states = tr.TrialStates(tracking.mark_trial)
-    live = tr.LiveView([(o.metric, o.mode) for o in spec.objectives], states, out,
-                       total=plan.num_trials, max_kimg=max_kimg(plan))
-    total = cluster.total
+
+def _announce(plan: Plan, cluster: Cluster, resumed: bool, out: TextIO) -> None:
+    spec, total = plan.spec, cluster.total
     print(f"sweep {spec.name}: {plan.num_trials} trials ({plan.num_configs} configurations x "
           f"{spec.replicates} replicates), {spec.resources.cpu:g} CPU / "
           f"{spec.resources.gpu:g} GPU each on {total.get('CPU', 0):g} CPU / "
           f"{total.get('GPU', 0):g} GPU{' (resumed)' if resumed else ''}", file=out, flush=True)
-    print(f"  work dir {paths.root}\n  Ray log  {paths.log_file}", file=out, flush=True)
+    print(f"  work dir {plan.paths.root}\n  Ray log  {plan.paths.log_file}", file=out,
+          flush=True)
 
-    interrupted = False
+
+def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
+         resumed: bool) -> tuple[ResultGrid | None, bool]:
+    """Ray's results (None when interrupted before they came) and whether it was interrupted."""
+    from ambientsweep.search import tuner
+    from ambientsweep.search.callbacks import LiveView, TrialStates
+    from ambientsweep.search.searchers import build_search
+    from ambientsweep.search.trainable import TrialContext, make_trainable
+
+    spec, paths = plan.spec, plan.paths
+    cpus = spec.resources.threads or max(1, int(spec.resources.cpu))
+    loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
+    ctx = TrialContext(loaded=loaded, record=tracking.ref, trials_dir=str(paths.trials),
+                       cache_dir=str(paths.cache))
+    space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs)
+    setup = tuner.TuneSetup(
+        name="tune", storage_path=str(paths.ray_storage), param_space=space,
+        search_alg=searcher, scheduler=tuner.build_scheduler(loaded, max_kimg(plan)),
+        num_samples=num_samples, max_concurrent=spec.search.max_concurrent,
+        resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
+        max_failures=spec.execution.max_failures)
+    states = TrialStates(tracking.mark_trial)
+    live = LiveView([(o.metric, o.mode) for o in spec.objectives], states, out,
+                    total=plan.num_trials, max_kimg=max_kimg(plan))
     previous = signal.getsignal(signal.SIGTERM)
 
     def _term(signum: int, frame: Any) -> None:  # SIGTERM behaves like Ctrl-C
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
-    grid = None
     try:
-        grid = tr.fit(setup, tr.make_trainable(ctx), [states, live], resume=resumed)
+        return tuner.fit(setup, make_trainable(ctx), [states, live], resume=resumed), False
     except KeyboardInterrupt:
-        interrupted = True
+        return None, True
     finally:
         signal.signal(signal.SIGTERM, previous)
-    from ambientsweep.tracking.mlflow_log import MlflowException
 
-    try:
-        if grid is not None:  # Ray's results are the record of which trials ended how
-            tracking.mark_trials(tr.ended_states(grid))
-        ended = _count_states(tracking)
-    except (MlflowException, OSError) as e:
-        print(f"\nsweep {spec.name}: the tracking store {plan.uri} cannot be reached ({e}).\n"
-              f"Ray's results are kept in {paths.ray_storage}. Once the store is back, run the "
-              f"same command again:\n  ambientsweep run {plan.loaded.path} --workdir "
-              f"{paths.root}{_uri_flag(plan)}\nIt records the ended trials and re-runs those "
-              "that could not log.", file=out, flush=True)
-        return Outcome(state="tracking_lost", counts={}, seconds=time.monotonic() - t0,
-                       exports={})
-    finished = ended.get("complete", 0) + ended.get("failed", 0) + ended.get("pruned", 0)
-    interrupted = interrupted or finished < plan.num_trials
-    exports: dict[str, Path] = {}
-    if interrupted:
-        tracking.finish("interrupted")
-        print(f"\nsweep {spec.name} interrupted ({finished}/{plan.num_trials} trials ended). "
-              f"Resume it with the same command:\n  ambientsweep run {plan.loaded.path} "
-              f"--workdir {paths.root}", file=out, flush=True)
-    else:
-        exports = export_sweep(plan, tracking)
-        tracking.finish("complete")
-    seconds = time.monotonic() - t0
-    if not interrupted:
-        print(f"\nsweep {spec.name} finished in {seconds / 60:.1f} min: "
-              + ", ".join(f"{v} {k}" for k, v in sorted(ended.items())), file=out)
-        for fmt, p in exports.items():
-            print(f"  {fmt:10s} {p}", file=out)
-        print(f"  MLflow UI: ambientsweep ui --workdir {paths.root}   (experiment "
-              f"{plan.experiment!r})", file=out, flush=True)
-    return Outcome(state="interrupted" if interrupted else "complete", counts=ended,
-                   seconds=seconds, exports=exports)
+
+def _summary(plan: Plan, ended: dict[str, int], exports: dict[str, Path], seconds: float,
+             out: TextIO) -> None:
+    print(f"\nsweep {plan.spec.name} finished in {seconds / 60:.1f} min: "
+          + ", ".join(f"{v} {k}" for k, v in sorted(ended.items())), file=out)
+    for fmt, p in exports.items():
+        print(f"  {fmt:10s} {p}", file=out)
+    print(f"  MLflow UI: ambientsweep ui --workdir {plan.paths.root}   (experiment "
+          f"{plan.experiment!r})", file=out, flush=True)
+
+
+def _command(plan: Plan) -> str:
+    return f"ambientsweep run {plan.loaded.path} --workdir {plan.paths.root}"
 
 
 def _uri_flag(plan: Plan) -> str:
@@ -272,15 +296,7 @@ def _uri_flag(plan: Plan) -> str:
     return "" if default or plan.spec.tracking.uri else f" --tracking-uri {plan.uri}"
 
 
-def _count_states(tracking: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in tracking.child_runs():
-        s = r.data.tags.get("ambientsweep.state", "running")
-        counts[s] = counts.get(s, 0) + 1
-    return counts
-
-
-def export_sweep(plan: Plan, tracking: Any) -> dict[str, Path]:
+def export_sweep(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
     """Pareto front exports into the sweep folder, logged to the parent run; front tagged."""
     from ambientsweep.commands.exports import export_and_log
 

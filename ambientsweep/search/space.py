@@ -7,6 +7,7 @@ from typing import Any
 
 import optuna
 
+from ambientsweep.search.algorithms import OPTUNA_SAMPLERS, sampler_name
 from ambientsweep.spec.load import is_active
 from ambientsweep.spec.schema import Param, SweepSpec
 
@@ -45,19 +46,27 @@ def define_by_run(spec: SweepSpec) -> Callable[[optuna.Trial], None]:
     return DefineByRun(spec)
 
 
+def _tpe(seed: int, startup: int | None) -> optuna.samplers.BaseSampler:
+    kw = {"n_startup_trials": startup} if startup else {}
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, **kw)
+
+
+def _gp(seed: int, startup: int | None) -> optuna.samplers.BaseSampler:
+    kw = {"n_startup_trials": startup} if startup else {}
+    return optuna.samplers.GPSampler(seed=seed, **kw)
+
+
+# One factory per name of algorithms.OPTUNA_SAMPLERS: (seed, n_startup_trials) -> sampler.
+SAMPLERS: dict[str, Callable[[int, int | None], optuna.samplers.BaseSampler]] = {
+    "tpe": _tpe,
+    "nsga2": lambda seed, startup: optuna.samplers.NSGAIISampler(seed=seed),
+    "gp": _gp,
+    "random": lambda seed, startup: optuna.samplers.RandomSampler(seed=seed),
+}
+assert tuple(SAMPLERS) == OPTUNA_SAMPLERS, "every listed sampler needs a factory"
+
+
 def optuna_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     """The Optuna sampler named by `search.sampler` (`random` for algorithm random)."""
-    seed = spec.seed
-    name = "random" if spec.search.algorithm == "random" else spec.search.sampler
-    startup = spec.search.n_startup_trials
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "tpe":
-        kw = {"n_startup_trials": startup} if startup else {}
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, **kw)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "gp":
-        kw = {"n_startup_trials": startup} if startup else {}
-        return optuna.samplers.GPSampler(seed=seed, **kw)
-    raise AssertionError(name)
+    name = sampler_name(spec.search.algorithm, spec.search.sampler)
+    return SAMPLERS[name](spec.seed, spec.search.n_startup_trials)

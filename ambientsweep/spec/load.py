@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from ambientsweep.config import TrialConfig
 from ambientsweep.errors import UserError
 from ambientsweep.methods import default_kind, kinds, method_spec
+from ambientsweep.search import algorithms
 from ambientsweep.spec.schema import Param, SweepSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +282,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
         raise SpecError("\n".join(dict.fromkeys(errors)))
     # Grid points are checked jointly too (e.g. a conditional combination).
     loaded = LoadedSweep(spec=spec, path=path, base_path=base_path, base=merged)
-    if spec.search.algorithm == "grid":
+    if spec.search.algorithm == algorithms.GRID:
         for point in itertools.islice(grid_points(spec), 10_000):
             try:
                 loaded.trial_config(point)

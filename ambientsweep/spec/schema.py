@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ambientsweep.methods import MethodSpec, rebuild_on_change
 from ambientsweep.metrics import names
+from ambientsweep.search.algorithms import ALGORITHMS, GRID, OPTUNA, OPTUNA_SAMPLERS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -95,8 +96,8 @@ class Objective(_Frozen):
 
 
 class Search(_Frozen):
-    algorithm: Literal["grid", "random", "optuna"] = "grid"
-    sampler: Literal["tpe", "nsga2", "gp", "random"] = "tpe"  # optuna only
+    algorithm: Literal[ALGORITHMS] = GRID  # type: ignore[valid-type]  # search.algorithms
+    sampler: Literal[OPTUNA_SAMPLERS] = "tpe"  # type: ignore[valid-type]  # optuna only
     num_trials: int | None = Field(None, ge=1)  # configurations (random / optuna); grid: all
     max_concurrent: int | None = Field(None, ge=1)  # None = as many as resources allow
     n_startup_trials: int | None = Field(None, ge=1)  # optuna tpe/gp random start-up trials
@@ -174,7 +175,7 @@ class SweepSpec(_Frozen):
                 if dep not in self.space:
                     raise ValueError(f"space.{key}.when: {dep!r} is not a searched key")
         self.ordered_space()  # raises on a cycle of `when` conditions
-        if self.search.algorithm == "grid":
+        if self.search.algorithm == GRID:
             bad = [k for k, p in self.space.items() if p.kind not in ("grid", "choice")]
             if bad:
                 raise ValueError(
@@ -188,7 +189,7 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"search.num_trials is required for {self.search.algorithm}")
             if not self.space:
                 raise ValueError(f"space is empty: nothing for {self.search.algorithm} to search")
-        if self.search.algorithm != "optuna" and "sampler" in self.search.model_fields_set:
+        if self.search.algorithm != OPTUNA and "sampler" in self.search.model_fields_set:
             raise ValueError("search.sampler applies to algorithm optuna only")
         return self
 

@@ -8,11 +8,12 @@ and a resumed sweep never creates a second run for the same trial.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +30,39 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ambientsweep.errors import UserError
+from ambientsweep.metrics import names
+from ambientsweep.tracking.tags import (
+    PARENT_TAG,
+    ROLE_PARENT,
+    ROLE_TRIAL,
+    TAG_BUDGET,
+    TAG_CONFIG_HASH,
+    TAG_FRONT,
+    TAG_GROUP,
+    TAG_NODE,
+    TAG_REASON,
+    TAG_ROLE,
+    TAG_STATE,
+    TAG_SWEEP,
+    TAG_TRIAL_ID,
+    SweepRef,
+    TrialState,
+)
+from ambientsweep.tracking.uri import check_reachable, default_uri
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
 
-TAG_SWEEP = "ambientsweep.sweep"
-TAG_ROLE = "ambientsweep.role"  # parent | trial
-TAG_TRIAL_ID = "ambientsweep.trial_id"
-TAG_STATE = "ambientsweep.state"  # running | complete | pruned | failed | interrupted
-TAG_BUDGET = "ambientsweep.budget_complete"  # true | false
-TAG_REASON = "ambientsweep.reason"
-TAG_FRONT = "ambientsweep.on_front"
-TAG_CONFIG_HASH = "config_hash"
-TAG_GROUP = "group_id"
-PARENT_TAG = "mlflow.parentRunId"
+
+class TrackingUnavailable(Exception):
+    """The tracking store could not be read or written (server down, database locked)."""
 
 
-def default_uri(workdir: Path) -> str:
-    """Absolute SQLite store at the root of the work dir (relative URIs break under Ray)."""
-    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
-
-
-def check_reachable(uri: str) -> None:
-    """Fail fast, with a clear message, when an http(s) tracking server does not answer."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    import urllib.error
-    import urllib.request
-
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
-            if r.status == 200:
-                return
-    except (urllib.error.URLError, OSError) as e:
-        raise UserError(f"tracking URI {uri}: server not reachable ({e}); start it "
-                        "(`mlflow server --host 127.0.0.1 ...`) or pass another "
-                        "--tracking-uri") from None
-    raise UserError(f"tracking URI {uri}: /health did not answer 200")
+        yield
+    except (MlflowException, OSError) as e:
+        raise TrackingUnavailable(str(e)) from e
 
 
 class SweepTracking:
@@ -84,21 +82,28 @@ class SweepTracking:
             self.experiment_id = exp.experiment_id
         self.parent_run_id = ""
 
+    @property
+    def ref(self) -> SweepRef:
+        """What the trials need to log under this sweep's parent run."""
+        return SweepRef(self.uri, self.experiment_id, self.parent_run_id, self.sweep)
+
     def ensure_parent(self, tags: dict[str, str]) -> tuple[str, bool]:
         """Find this sweep's parent run or create it; returns (run id, resumed)."""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{TAG_ROLE}` = 'parent' and tags.`{TAG_SWEEP}` = '{self.sweep}'",
+            filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and "
+                          f"tags.`{TAG_SWEEP}` = '{self.sweep}'",
             max_results=1,
         )
         if runs:
             self.parent_run_id = runs[0].info.run_id
             self.client.update_run(self.parent_run_id, status="RUNNING")
-            self.client.set_tag(self.parent_run_id, TAG_STATE, "running")
+            self.client.set_tag(self.parent_run_id, TAG_STATE, TrialState.RUNNING.value)
             return self.parent_run_id, True
         run = self.client.create_run(
             self.experiment_id, run_name=self.sweep,
-            tags={TAG_ROLE: "parent", TAG_SWEEP: self.sweep, TAG_STATE: "running", **tags},
+            tags={TAG_ROLE: ROLE_PARENT, TAG_SWEEP: self.sweep,
+                  TAG_STATE: TrialState.RUNNING.value, **tags},
         )
         self.parent_run_id = run.info.run_id
         return self.parent_run_id, False
@@ -117,32 +122,59 @@ class SweepTracking:
         self.client.log_batch(self.parent_run_id,
                               metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
 
-    def finish(self, state: str) -> None:
-        status = {"complete": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}[state]
-        self.client.set_tag(self.parent_run_id, TAG_STATE, state)
+    def finish(self, state: TrialState) -> None:
+        """End the parent run: complete, interrupted or failed."""
+        state = TrialState(state)
+        status = {TrialState.COMPLETE: "FINISHED", TrialState.INTERRUPTED: "KILLED",
+                  TrialState.FAILED: "FAILED"}[state]
+        self.client.set_tag(self.parent_run_id, TAG_STATE, state.value)
         self.client.set_terminated(self.parent_run_id, status=status)
 
     def child_runs(self) -> list[Any]:
         return search_children(self.client, self.experiment_id, self.parent_run_id)
 
-    def mark_trial(self, trial_id: str, state: str, reason: str | None = None) -> None:
+    def interrupt_running(self) -> int:
+        """Mark the trials still `running` (their driver died) as interrupted; how many."""
+        running = [r for r in self.child_runs()
+                   if r.data.tags.get(TAG_STATE) == TrialState.RUNNING.value]
+        for r in running:
+            self.client.set_tag(r.info.run_id, TAG_STATE, TrialState.INTERRUPTED.value)
+        return len(running)
+
+    def state_counts(self) -> dict[str, int]:
+        """How many of the sweep's trials are in each state (TrackingUnavailable if unread)."""
+        counts: dict[str, int] = {}
+        with _store_errors():
+            for r in self.child_runs():
+                s = r.data.tags.get(TAG_STATE, TrialState.RUNNING.value)
+                counts[s] = counts.get(s, 0) + 1
+        return counts
+
+    def mark_trial(self, trial_id: str, state: TrialState, reason: str | None = None) -> None:
         """Final state of a trial, set by the driver (it sees pruning and errors)."""
         self.mark_trials({trial_id: (state, reason)})
 
-    def mark_trials(self, states: dict[str, tuple[str, str | None]]) -> None:
-        """Final states of several trials; runs already in that state are left alone."""
-        for r in self.child_runs():
-            tid = r.data.tags.get(TAG_TRIAL_ID)
-            if tid not in states or (r.data.tags.get(TAG_STATE) == states[tid][0]
-                                     and r.info.status != "RUNNING"):
-                continue
-            state, reason = states[tid]
-            tags = [RunTag(TAG_STATE, state), RunTag(TAG_BUDGET, str(state == "complete").lower())]
-            if reason and TAG_REASON not in r.data.tags:  # keep the trial's own, finer reason
-                tags.append(RunTag(TAG_REASON, reason[:4000]))
-            self.client.log_batch(r.info.run_id, tags=tags)
-            status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")
-            self.client.set_terminated(r.info.run_id, status=status)
+    def mark_trials(self, states: dict[str, tuple[TrialState, str | None]]) -> None:
+        """Final states of several trials; runs already in that state are left alone.
+
+        Raises TrackingUnavailable when the store cannot be reached.
+        """
+        with _store_errors():
+            for r in self.child_runs():
+                tid = r.data.tags.get(TAG_TRIAL_ID)
+                if tid not in states:
+                    continue
+                state, reason = TrialState(states[tid][0]), states[tid][1]
+                if r.data.tags.get(TAG_STATE) == state.value and r.info.status != "RUNNING":
+                    continue
+                tags = [RunTag(TAG_STATE, state.value),
+                        RunTag(TAG_BUDGET, str(state == TrialState.COMPLETE).lower())]
+                if reason and TAG_REASON not in r.data.tags:  # keep the trial's finer reason
+                    tags.append(RunTag(TAG_REASON, reason[:4000]))
+                self.client.log_batch(r.info.run_id, tags=tags)
+                status = {TrialState.COMPLETE: "FINISHED",
+                          TrialState.PRUNED: "KILLED"}.get(state, "FAILED")
+                self.client.set_terminated(r.info.run_id, status=status)
 
     def tag_front(self, run_ids: Iterable[str]) -> None:
         front = set(run_ids)
@@ -176,12 +208,13 @@ class MlflowTrialReporter:
         if existing:
             self.run_id = existing[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
-            self.client.set_tag(self.run_id, TAG_STATE, "running")
+            self.client.set_tag(self.run_id, TAG_STATE, TrialState.RUNNING.value)
             known = existing[0].data.params
         else:
             run = self.client.create_run(experiment_id, run_name=run_name, tags={
-                PARENT_TAG: parent_run_id, TAG_ROLE: "trial", TAG_SWEEP: sweep,
-                TAG_TRIAL_ID: trial_id, TAG_STATE: "running", TAG_BUDGET: "false", **tags})
+                PARENT_TAG: parent_run_id, TAG_ROLE: ROLE_TRIAL, TAG_SWEEP: sweep,
+                TAG_TRIAL_ID: trial_id, TAG_STATE: TrialState.RUNNING.value,
+                TAG_BUDGET: "false", **tags})
             self.run_id = run.info.run_id
             known = {}
         new = [Param(k, _param_str(v)) for k, v in params.items() if k not in known]
@@ -200,6 +233,14 @@ class MlflowTrialReporter:
     def set_tags(self, tags: dict[str, str]) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    def ran_on(self, node_id: str) -> None:
+        """Record the cluster node the trial runs on."""
+        self.set_tags({TAG_NODE: node_id})
+
+    def diverged(self, detail: str) -> None:
+        """Record why the trial stopped: its loss became NaN or infinite."""
+        self.set_tags({TAG_REASON: f"loss became NaN or infinite: {detail}"})
+
     def fail(self, exc: BaseException, workdir: Path) -> None:
         """Record a raised exception: traceback as artifact, reason as tag."""
         tb = workdir / "traceback.txt"
@@ -208,11 +249,18 @@ class MlflowTrialReporter:
         self.set_tags({TAG_REASON: f"{type(exc).__name__}: {exc}"[:4000]})
 
 
-def find_finished(uri: str, experiment_id: str, parent_run_id: str,
-                  config_hash: str) -> dict[str, float] | None:
+def open_trial_run(ref: SweepRef, trial_id: str, *, run_name: str, params: dict[str, Any],
+                   config_hash: str, group_id: str) -> MlflowTrialReporter:
+    """The child run of trial `trial_id` under the sweep's parent (created or reused)."""
+    return MlflowTrialReporter(ref.uri, ref.experiment_id, ref.parent_run_id, ref.sweep,
+                               trial_id, run_name=run_name, params=params,
+                               tags={TAG_CONFIG_HASH: config_hash, TAG_GROUP: group_id})
+
+
+def find_finished(ref: SweepRef, config_hash: str) -> dict[str, float] | None:
     """Final metrics of a finished full-budget trial with this config hash, if one exists."""
-    client = MlflowClient(tracking_uri=uri)
-    for r in search_children(client, experiment_id, parent_run_id):
+    client = MlflowClient(tracking_uri=ref.uri)
+    for r in search_children(client, ref.experiment_id, ref.parent_run_id):
         t = r.data.tags
         if t.get(TAG_CONFIG_HASH) == config_hash and t.get(TAG_BUDGET) == "true":
             return dict(r.data.metrics)
@@ -231,7 +279,7 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
     runs: list[Any] = []
     while True:
         page = client.search_runs([exp.experiment_id],
-                                  filter_string=f"tags.`{TAG_ROLE}` = 'trial' and "
+                                  filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}' and "
                                                 f"tags.`{TAG_SWEEP}` = '{sweep}'",
                                   max_results=1000, page_token=token)
         runs.extend(page)
@@ -242,8 +290,8 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
         t = r.data.tags
         row: dict[str, Any] = {
             "sweep": sweep, "trial_id": t.get(TAG_TRIAL_ID, ""), "run_id": r.info.run_id,
-            "state": t.get(TAG_STATE, "running"), "reason": t.get(TAG_REASON, ""),
-            "budget_complete": t.get(TAG_BUDGET) == "true",
+            "state": t.get(TAG_STATE, TrialState.RUNNING.value), "reason": t.get(TAG_REASON, ""),
+            names.BUDGET_COMPLETE: t.get(TAG_BUDGET) == "true",
             "config_hash": t.get(TAG_CONFIG_HASH, ""), "group_id": t.get(TAG_GROUP, ""),
             "method": t.get("method", ""), "replicate": int(r.data.params.get("replicate", 0)),
         }
@@ -285,5 +333,6 @@ def _parse(v: str) -> Any:
     return {"True": True, "False": False, "None": None}.get(v, v)
 
 
-__all__ = ["MlflowException", "MlflowTrialReporter", "SweepTracking", "default_uri",
-           "find_finished", "load_history", "load_results", "mlflow"]
+__all__ = ["MlflowTrialReporter", "SweepTracking", "TrackingUnavailable", "check_reachable",
+           "default_uri", "find_finished", "load_history", "load_results",
+           "mlflow", "open_trial_run"]

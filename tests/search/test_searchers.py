@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from ambientsweep.search.searchers import BudgetAwareOptunaSearch, ReplicateSearcher
 from ambientsweep.search.space import define_by_run, optuna_sampler
-from ambientsweep.search.tune_runner import BudgetAwareOptunaSearch, ReplicateSearcher
 from ambientsweep.spec import SweepSpec, load_sweep
 
 SWEEP = """\

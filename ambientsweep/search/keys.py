@@ -1,0 +1,11 @@
+"""Keys of the results a trial reports to Ray Tune that the searchers and callbacks read."""
+
+from __future__ import annotations
+
+from ambientsweep.metrics import names
+
+BUDGET_KEY = names.BUDGET_COMPLETE  # 1.0 with the final metrics of a trial's whole budget
+DIVERGED_KEY = names.DIVERGED  # 1.0 when the trial's loss became NaN or infinite
+TIME_ATTR = names.KIMG  # Ray Tune's time attribute: thousands of training images seen
+REPLICATE_KEY = "replicate"  # the replicate index in a trial's Tune config
+POINT_KEY = "point"  # grid search: the whole point as one Tune config value

@@ -1,0 +1,118 @@
+"""One trial under Ray: the function Ray Tune calls with a config, and what it reports.
+
+It builds the trial's config, runs :func:`ambientsweep.trial.run_trial` and reports to Ray and
+to the trial's record at once. It talks to the record only through
+:mod:`ambientsweep.tracking.mlflow_log`'s functions (imported in the worker, where MLflow is
+needed). A trial whose config already finished its full budget before an interruption Ray's
+state did not record is answered from the record and not trained again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from ambientsweep.errors import DivergedError
+from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, TIME_ATTR
+from ambientsweep.search.searchers import split_params
+from ambientsweep.spec.load import LoadedSweep
+from ambientsweep.tracking.reporter import Reporter
+from ambientsweep.tracking.tags import SweepRef
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its searched params (pickled to the workers)."""
+
+    loaded: LoadedSweep
+    record: SweepRef  # the sweep's parent run in the tracking store
+    trials_dir: str  # SweepPaths.trials: one folder per trial id
+    cache_dir: str
+
+
+class RayReporter:
+    """Reports the latest value of every metric each time, so the last result has them all."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, float] = {}
+        self.kimg = 0.0
+
+    def report(self, metrics: dict[str, float], *, step: int) -> None:
+        # Per-round metrics (SFBD) come with step = round: the time axis only moves forward.
+        self.kimg = max(self.kimg, step / 1000.0)
+        self.latest.update(metrics)
+        tune.report({**self.latest, TIME_ATTR: self.kimg})
+
+    def artifact(self, path: Path, subdir: str | None = None) -> None:
+        return None
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        return None
+
+
+@dataclass
+class Tee:
+    """One Reporter that forwards to several."""
+
+    parts: list[Reporter] = field(default_factory=list)
+
+    def report(self, metrics: dict[str, float], *, step: int) -> None:
+        for p in self.parts:
+            p.report(metrics, step=step)
+
+    def artifact(self, path: Path, subdir: str | None = None) -> None:
+        for p in self.parts:
+            p.artifact(path, subdir)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for p in self.parts:
+            p.set_tags(tags)
+
+
+def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
+    def trainable(config: dict[str, Any]) -> None:
+        from ambientsweep.tracking import mlflow_log
+        from ambientsweep.trial import run_trial
+
+        params, replicate = split_params(config)
+        cfg = ctx.loaded.trial_config(params, replicate)
+        trial_id = tune.get_context().get_trial_id()
+        ray_rep = RayReporter()
+        done = mlflow_log.find_finished(ctx.record, cfg.config_hash())
+        if done is not None:  # finished before an interruption Ray's state did not record
+            ray_rep.report({**done, BUDGET_KEY: 1.0}, step=int(done.get(TIME_ATTR, 0) * 1000))
+            return
+        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
+        run_params = {f"param.{k}": v for k, v in params.items()}
+        run_params.update(_flatten(cfg.model_dump(mode="json")))
+        ml = mlflow_log.open_trial_run(
+            ctx.record, trial_id, run_name=f"{label} r{replicate}" if label else f"r{replicate}",
+            params=run_params, config_hash=cfg.config_hash(), group_id=cfg.group_id())
+        ml.ran_on(ray.get_runtime_context().get_node_id())
+        workdir = Path(ctx.trials_dir) / trial_id
+        try:
+            run_trial(cfg, Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
+        except DivergedError as e:
+            ml.diverged(str(e))
+            ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.kimg * 1000))
+        except Exception as e:
+            ml.fail(e, workdir)
+            raise
+
+    return trainable
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out

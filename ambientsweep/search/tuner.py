@@ -1,0 +1,78 @@
+"""Build the Tune run (scheduler, resources, failure and checkpoint policy) and fit it.
+
+One call runs a new sweep or resumes an interrupted one from Ray's experiment state in
+``sweeps/<name>/ray/<name>``; trials that finished are never run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.tune import ResultGrid
+from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
+from ray.tune.search import Searcher
+
+from ambientsweep.search.keys import TIME_ATTR
+from ambientsweep.spec.load import LoadedSweep
+
+
+@dataclass(frozen=True)
+class TuneSetup:
+    name: str
+    storage_path: str
+    param_space: dict[str, Any]
+    search_alg: Searcher | None
+    scheduler: TrialScheduler | None
+    num_samples: int
+    max_concurrent: int | None
+    resources: dict[str, float]
+    max_failures: int
+
+
+def build_scheduler(loaded: LoadedSweep, max_kimg: float) -> TrialScheduler | None:
+    """The spec's early-stopping scheduler on the kimg time axis (None: every trial runs out)."""
+    es = loaded.spec.early_stopping
+    if es is None:
+        return None
+    from ambientsweep.metrics import names
+
+    mode = es.mode or names.direction(es.metric)
+    if es.scheduler == "asha":
+        return ASHAScheduler(time_attr=TIME_ATTR, metric=es.metric, mode=mode,
+                             max_t=max_kimg, grace_period=es.grace_kimg,
+                             reduction_factor=es.reduction_factor)
+    return MedianStoppingRule(time_attr=TIME_ATTR, metric=es.metric, mode=mode,
+                              grace_period=es.grace_kimg)
+
+
+def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
+        callbacks: list[tune.Callback], resume: bool) -> ResultGrid:
+    """Run (or resume) the sweep's trials; returns Ray's results of every trial.
+
+    NOTE: ``Tuner.restore`` takes no RunConfig: the restored Tuner runs with the callbacks
+    pickled when the sweep began, which lost their tracking client and terminal, and there is
+    no public way to give live ones back (ray-project/ray#41364; the old code wrote the private
+    ``tuner._local_tuner._run_config``). ``tune.run``, which ``Tuner.fit`` calls underneath
+    with the same arguments, takes the callbacks and a ``ResumeConfig`` on every call, so a
+    new and a resumed sweep take one path. Unfinished and errored trials are resumed.
+    """
+    experiment = Path(setup.storage_path) / setup.name
+    resume_config = None
+    if resume and experiment.is_dir():
+        resume_config = tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESUME,
+                                          errored=tune.ResumeConfig.ResumeType.RESUME)
+    analysis = tune.run(
+        tune.with_resources(trainable, setup.resources),
+        name=setup.name, storage_path=setup.storage_path, config=setup.param_space,
+        search_alg=setup.search_alg, scheduler=setup.scheduler,
+        num_samples=setup.num_samples, max_concurrent_trials=setup.max_concurrent,
+        reuse_actors=True, callbacks=callbacks, verbose=0,
+        max_failures=setup.max_failures, raise_on_failed_trial=False,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_at_end=False),
+        resume_config=resume_config,
+    )
+    return ResultGrid(analysis)

@@ -1,0 +1,55 @@
+"""The record's vocabulary: run roles, trial states and tag names (no mlflow import).
+
+Every child run carries the sweep, trial id, config hash and group as tags, so the UI can
+filter them and a resumed sweep never creates a second run for the same trial. These names
+are part of the results contract (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TrialState(str, Enum):
+    """A trial's state in the record (the ``ambientsweep.state`` tag)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"  # trained its full budget
+    PRUNED = "pruned"  # stopped early by the scheduler
+    FAILED = "failed"  # raised, or its loss diverged
+    INTERRUPTED = "interrupted"  # the driver stopped (or died) while it ran
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ENDED = (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)  # final states
+
+
+def ended_count(counts: dict[str, int]) -> int:
+    """Trials in a final state (complete, failed, pruned) among per-state `counts`."""
+    return sum(counts.get(s.value, 0) for s in ENDED)
+
+TAG_SWEEP = "ambientsweep.sweep"
+TAG_ROLE = "ambientsweep.role"  # parent | trial
+TAG_TRIAL_ID = "ambientsweep.trial_id"
+TAG_STATE = "ambientsweep.state"  # a TrialState (parent runs: running | complete | interrupted)
+TAG_BUDGET = "ambientsweep.budget_complete"  # true | false
+TAG_REASON = "ambientsweep.reason"
+TAG_FRONT = "ambientsweep.on_front"
+TAG_NODE = "ray.node_id"  # the cluster node a trial ran on
+TAG_CONFIG_HASH = "config_hash"
+TAG_GROUP = "group_id"
+PARENT_TAG = "mlflow.parentRunId"
+ROLE_PARENT, ROLE_TRIAL = "parent", "trial"
+
+
+@dataclass(frozen=True)
+class SweepRef:
+    """Where a sweep's record is: what a trial needs to find its parent run (picklable)."""
+
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep: str
