@@ -136,6 +136,9 @@ class Phase:
     kimg: float = 0.0  # fit phases: images seen (thousands)
     data: str = "train"  # fit phases: key into the method's named train sets
     round: int | None = None  # SFBD round number for metrics
+    # fit phases: start from the EMA weights with a fresh optimizer and learning-rate ramp (as
+    # EDM's --transfer, which SFBD's official rounds use) instead of continuing the raw weights
+    from_ema: bool = False
     action: Callable[[ActionContext], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +146,8 @@ class Phase:
             raise ValueError(f"fit phase {self.name!r} needs kimg > 0")
         if self.kind == "action" and self.action is None:
             raise ValueError(f"action phase {self.name!r} needs an action")
+        if self.kind == "action" and self.from_ema:
+            raise ValueError(f"action phase {self.name!r} cannot start from the EMA (fit only)")
 
 
 # ----------------------------------------------------------------------------------------------

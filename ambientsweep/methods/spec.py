@@ -28,6 +28,11 @@ class MethodSpecBase(Frozen):
     #: the method's own budget fields (e.g. SFBD's pretraining and round lengths).
     smoke_overrides: ClassVar[dict[str, Any]] = {}
 
+    #: Fields added after checkpoints existed, with the value a stored config that lacks them
+    #: was made with (the old behaviour). ``training.checkpoint`` fills these in when it loads
+    #: such a config, never the new defaults, and records their values in every checkpoint.
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
+
     def budget_kimg(self, config: TrialConfig) -> float:
         """Images (thousands) a full-budget trial trains on, without building the method.
 

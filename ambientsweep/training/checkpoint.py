@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ambientsweep.config import TrialConfig
+from ambientsweep.errors import UserError
 from ambientsweep.models.precond import Denoiser, build_denoiser
 
 CHECKPOINT_NAME = "checkpoint.pt"
+VARIANT_KEY = "variant"  # the method fields a checkpoint's network depends on, as saved
+
+
+class CheckpointVariantError(UserError):
+    """A checkpoint's recorded variant disagrees with the config it is loaded as."""
 
 
 def config_to_json(config: TrialConfig) -> str:
@@ -27,7 +34,66 @@ def config_to_json(config: TrialConfig) -> str:
 
 
 def config_from_json(text: str) -> TrialConfig:
-    return TrialConfig.model_validate(json.loads(text))
+    """The stored config; a field added later with a ``LEGACY_DEFAULTS`` entry on its method
+    spec gets the value the stored config was made with, not the new default (with a warning).
+    """
+    raw = json.loads(text)
+    filled = _fill_legacy(raw)
+    if filled:
+        warnings.warn(
+            "the stored config predates "
+            + ", ".join(f"method.{k}" for k in filled)
+            + "; loaded as it was made: "
+            + ", ".join(f"{k}={v!r}" for k, v in filled.items()),
+            stacklevel=2,
+        )
+    return TrialConfig.model_validate(raw)
+
+
+def _fill_legacy(raw: dict[str, Any]) -> dict[str, Any]:
+    """Fill in `raw`'s method fields that its spec's ``LEGACY_DEFAULTS`` names; return them."""
+    from ambientsweep.methods.registry import default_kind, method_spec
+
+    method = raw.get("method")
+    if not isinstance(method, dict):
+        return {}
+    try:
+        cls = method_spec(str(method.get("kind", default_kind())))
+    except KeyError:
+        return {}  # validation names the unknown kind
+    legacy = cls.LEGACY_DEFAULTS
+    filled = {k: v for k, v in legacy.items() if k not in method}
+    method.update(filled)
+    return filled
+
+
+def method_variant(config: TrialConfig) -> dict[str, Any]:
+    """``{"<kind>.<field>": value}`` for the method fields listed in its ``LEGACY_DEFAULTS``:
+    the choices whose meaning changed, recorded in every checkpoint under ``variant``."""
+    spec = config.method
+    values = spec.model_dump(mode="json")
+    fields = sorted(type(spec).LEGACY_DEFAULTS)
+    return {f"{spec.kind}.{k}": values[k] for k in fields}
+
+
+def check_variant(state: dict[str, Any], config: TrialConfig, where: Path | str) -> None:
+    """Refuse a checkpoint whose recorded variant is not the one its config resolves to.
+
+    A checkpoint without a record predates it; its config was filled with the legacy values by
+    :func:`config_from_json`, so it still loads as what it was trained as.
+
+    Raises:
+        CheckpointVariantError: the two differ (names the file and both variants).
+    """
+    recorded = state.get(VARIANT_KEY)
+    if recorded is None:
+        return
+    expected = method_variant(config)
+    if dict(recorded) != expected:
+        raise CheckpointVariantError(
+            f"{where}: the checkpoint records method variant {dict(recorded)}, but its config "
+            f"resolves to {expected}; refusing to load it as another variant"
+        )
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -49,6 +115,7 @@ def load_ema_denoiser(
     """The EMA denoiser (eval mode) and the trial config stored in a Trainer checkpoint."""
     state = load_checkpoint(checkpoint_path, map_location=device)
     config = config_from_json(state["config"])
+    check_variant(state, config, checkpoint_path)
     c, h, _ = (int(v) for v in state["image_shape"])
     net = build_denoiser(
         config.model, channels=c, resolution=h, extra_channels=int(state["extra_channels"])

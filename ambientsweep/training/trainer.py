@@ -27,8 +27,11 @@ from ambientsweep.models.precond import Denoiser, build_denoiser
 from ambientsweep.tracking.reporter import Reporter
 from ambientsweep.training.checkpoint import (
     CHECKPOINT_NAME,
+    VARIANT_KEY,
+    check_variant,
     config_to_json,
     load_checkpoint,
+    method_variant,
     save_checkpoint,
 )
 from ambientsweep.training.ema import EMA
@@ -153,6 +156,7 @@ class Trainer:
         if self.checkpoint_path.exists():
             state = load_checkpoint(self.checkpoint_path, map_location=self.device)
             if state.get("config_hash") == self._hash:
+                check_variant(state, config, self.checkpoint_path)
                 self._load_state(state)
                 self.resumed = True
             else:
@@ -191,10 +195,12 @@ class Trainer:
         data = self.train_sets[phase.data]
         t = self.config.train
         batch = t.batch_size
+        if phase.from_ema and self.phase_nimg == 0:
+            self._restart_from_ema()
         phase_images = math.ceil(phase.kimg * 1000 / batch) * batch
         is_last = self.phase_index == len(self.phases) - 1
         while self.phase_nimg < phase_images:
-            loss = self._train_step(data)
+            loss = self._train_step(data, self.phase_nimg if phase.from_ema else self.nimg)
             self.nimg += batch
             self.phase_nimg += batch
             self.step += 1
@@ -218,8 +224,22 @@ class Trainer:
             self._flush_loss()
             self._evaluate(phase, final=False)
 
-    def _train_step(self, data: TrainSet) -> Tensor:
-        """One optimizer step on a minibatch; returns the detached mean loss."""
+    def _restart_from_ema(self) -> None:
+        """Raw weights := EMA weights, a fresh Adam (EDM's --transfer; SFBD's official rounds).
+
+        The EMA itself continues (its warm-up is not restarted, as the official code disables
+        the EMA ramp-up when transferring); the lr ramp restarts from the phase's first image.
+        """
+        self.net.load_state_dict(self.ema.model.state_dict())
+        t = self.config.train
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=t.betas, eps=t.eps)
+
+    def _train_step(self, data: TrainSet, ramp_nimg: int) -> Tensor:
+        """One optimizer step on a minibatch; returns the detached mean loss.
+
+        `ramp_nimg`: images seen so far on the clock of the lr ramp-up (the whole run, or the
+        phase for a phase that restarts from the EMA).
+        """
         t = self.config.train
         rows = torch.randint(
             len(data), (t.batch_size,), generator=self.generator, device=self.generator.device
@@ -227,7 +247,7 @@ class Trainer:
         batch = data.take(rows)
         lr = t.lr
         if t.lr_rampup_kimg > 0:
-            lr *= min(1.0, (self.nimg + t.batch_size) / (t.lr_rampup_kimg * 1000))
+            lr *= min(1.0, (ramp_nimg + t.batch_size) / (t.lr_rampup_kimg * 1000))
         for group in self.opt.param_groups:
             group["lr"] = lr
         with self._autocast():
@@ -348,6 +368,7 @@ class Trainer:
         return {
             "config": config_to_json(self.config),
             "config_hash": self._hash,
+            VARIANT_KEY: method_variant(self.config),
             "image_shape": list(self.image_shape),
             "extra_channels": int(self.method.extra_channels),
             "net": self.net.state_dict(),

@@ -55,9 +55,10 @@ def test_p0_delta0_equals_edm_loss() -> None:
     """At p = delta = 0 every pixel is observed and shown: the loss is the edm loss.
 
     What differs: the ambient denoiser has one extra input channel (the mask, all ones here).
-    (1) On the same network, with the all-ones mask passed to ``edm_loss`` as `cond`, the two
-    losses are identical. (2) Against an ``edm`` network without the extra channel, they are
-    equal once the mask channel's input weights are zero; every other weight is shared.
+    (1) With ``mask_precond: unscaled``, on the same network, with the all-ones mask passed to
+    ``edm_loss`` as `cond`, the two losses are identical. (2) Against an ``edm`` network without
+    the extra channel, they are equal (for the default c_in-scaled mask too) once the mask
+    channel's input weights are zero; every other weight is shared.
     """
     cfg = tiny_config(AmbientSpec(p=0.0, delta=0.0))
     method = build_method(cfg)
@@ -67,7 +68,10 @@ def test_p0_delta0_equals_edm_loss() -> None:
     batch = ts.take(torch.arange(8))
     net = build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1)
     _perturb(net)
-    loss = method.loss(net, batch, torch.Generator().manual_seed(3))
+    unscaled = build_method(tiny_config(AmbientSpec(p=0.0, delta=0.0, mask_precond="unscaled")))
+    unscaled.train_sets(view)
+    loss = unscaled.loss(net, batch, torch.Generator().manual_seed(3))
+    assert not torch.equal(loss, method.loss(net, batch, torch.Generator().manual_seed(3)))
     t = cfg.train
     ones = torch.ones_like(batch.mask)
     same_net = edm_loss(
@@ -170,13 +174,17 @@ def test_fixed_mask_sampling() -> None:
         x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor | None = None
     ) -> torch.Tensor:
         assert cond is not None
-        seen.append(cond.clone())
+        c_in = 1 / (float(sigma) ** 2 + 0.25) ** 0.5  # the mask channel is c_in * A~
+        ratio = cond / c_in
+        assert torch.allclose(ratio, ratio.round(), atol=1e-5)
+        seen.append(ratio.round())
         return forward(x, sigma, cond)
 
     net.forward = spy  # type: ignore[method-assign]
     out = method.sample(net, 500, torch.Generator().manual_seed(0))
     assert out.shape == (500, 1, 8, 8) and torch.isfinite(out).all()
     assert len(seen) == 5  # Heun on 3 points: 2 + 2 + 1 evaluations
+    assert set(seen[0].unique().tolist()) == {0.0, 1.0}
     assert all(torch.equal(m, seen[0]) for m in seen)
     assert abs(seen[0].mean().item() - (1 - p) * (1 - delta)) < 0.02
     again = method.sample(net, 500, torch.Generator().manual_seed(0))

@@ -19,6 +19,7 @@ from ambientsweep.methods import (
 )
 from ambientsweep.models import build_denoiser
 from ambientsweep.testing import MethodCases, tiny_config, tiny_corruption_input
+from ambientsweep.testing.recording import check_edm_loss
 
 
 class TestEdmClean(MethodCases):
@@ -114,3 +115,17 @@ def test_default_sample_shape_and_range() -> None:
     net = build_denoiser(cfg.model, channels=1, resolution=8).eval()
     out = method.sample(net, 5, torch.Generator().manual_seed(0))
     assert out.shape == (5, 1, 8, 8) and out.abs().max() <= 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The loss against a brute-force reference written out from Karras et al. 2022 (Eq. 8, Table 1).
+
+
+@pytest.mark.parametrize("train_on", ["clean", "clean_fraction"])
+def test_loss_matches_the_brute_force_reference(train_on: str) -> None:
+    p_mean, p_std = -0.5, 0.8
+    method = build_method(
+        tiny_config(EdmSpec(train_on=train_on), p_mean=p_mean, p_std=p_std)  # type: ignore[arg-type]
+    )
+    x0 = tiny_corruption_input(n=512).x
+    check_edm_loss(method, x0, p_mean, p_std)

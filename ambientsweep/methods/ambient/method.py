@@ -28,8 +28,13 @@ Choices (documented here and in the tags):
   observed pixels of Ã that is the EDM parameterisation. On hidden pixels the skip term is 0
   and c_out → σ at low noise, so F would have to reach x0/σ there (hundreds at σ_min); we
   therefore rescale the network output at hidden pixels to σ_d·F (unit-variance target, like
-  EDM's c_out at high noise). Where Ã = 1 (and so for p = delta = 0) the result equals the
-  Denoiser's output bit for bit.
+  EDM's c_out at high noise). Where Ã = 1 the result equals the Denoiser's output bit for bit.
+* The mask channel (``mask_precond``): the official ``EDMPrecond`` multiplies the whole input
+  [Ã·x_t, Ã] by c_in, so the mask enters at amplitude c_in = 1/sqrt(σ² + σ_d²) (0.0125 at
+  σ = 80): ``c_in``, the default. ``unscaled`` feeds Ã at amplitude 1 (this project before
+  issue 18; kept for the ablation). Checkpoints record it (``training.checkpoint``).
+* Sampling (``clip_denoised``): as the official ``eval.py``, the x0 prediction is clipped to
+  the data range [-1, 1] at every solver step, not only the final sample.
 """
 
 from __future__ import annotations
@@ -60,27 +65,35 @@ if TYPE_CHECKING:
 __all__ = ["Ambient", "masked_denoise", "masked_pixel_mean"]
 
 
-def masked_denoise(net: Denoiser, x: Tensor, sigma: Tensor, mask: Tensor) -> Tensor:
+def masked_denoise(
+    net: Denoiser, x: Tensor, sigma: Tensor, mask: Tensor, *, mask_precond: str = "c_in"
+) -> Tensor:
     """x0 prediction h(Ã·x, Ã; σ) for Ambient Diffusion (Daras et al. 2023).
 
-    The Denoiser gives D = c_skip·(Ã·x) + c_out·F (Karras et al. 2022, Eq. 7) with the mask as
-    its extra channel. Observed pixels keep D; hidden pixels (Ã = 0, no skip term) get σ_d·F,
-    so the network's target there has unit scale at every σ instead of x0/c_out.
+    The Denoiser gives D = c_skip·(Ã·x) + c_out·F(c_in·Ã·x, m; c_noise) (Karras et al. 2022,
+    Eq. 7) with the mask channel m = c_in·Ã (``mask_precond="c_in"``, the official code) or
+    m = Ã (``"unscaled"``). Observed pixels keep D; hidden pixels (Ã = 0, no skip term) get
+    σ_d·F, so the network's target there has unit scale at every σ instead of x0/c_out.
 
     Args:
         net: the EDM Denoiser with one extra input channel.
         x: [B,C,H,W] noisy images x_t (masked here; values at hidden pixels are never read).
         sigma: [B] or 0-d noise levels.
         mask: [B,1,H,W] Ã in {0, 1}, 1 = shown to the network.
+        mask_precond: ``c_in`` or ``unscaled``, how the mask channel enters the backbone.
 
     Returns:
         [B,C,H,W] the x0 prediction at every pixel.
     """
+    if mask_precond not in ("c_in", "unscaled"):
+        raise ValueError(f"mask_precond must be 'c_in' or 'unscaled', got {mask_precond!r}")
     shown = mask.to(x.dtype)
     x_in = torch.where(shown.bool(), x, torch.zeros_like(x))
-    d = net(x_in, sigma, shown)
-    s = torch.as_tensor(sigma, dtype=d.dtype, device=d.device).reshape(-1).expand(len(d))
-    c_skip, c_out, _, _ = edm_scalings(s.reshape(-1, 1, 1, 1), net.sigma_data)
+    s = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
+    s = s.reshape(-1).expand(len(x)).reshape(-1, 1, 1, 1)
+    c_skip, c_out, c_in, _ = edm_scalings(s, net.sigma_data)
+    cond = c_in * shown if mask_precond == "c_in" else shown
+    d = net(x_in, sigma, cond)
     f = (d - c_skip * x_in) / c_out  # the backbone's output F
     return shown * d + (1 - shown) * (net.sigma_data * f)
 
@@ -150,7 +163,7 @@ class Ambient(MethodBase):
         noise = randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         shown = a * self.further_mask(batch, generator)  # Ã = B·A
         x_t = x0 + sigma.reshape(-1, 1, 1, 1) * noise
-        x0_hat = masked_denoise(net, x_t, sigma, shown)
+        x0_hat = masked_denoise(net, x_t, sigma, shown, mask_precond=self.spec.mask_precond)
         err = torch.where(a.bool(), x0_hat - x0, torch.zeros_like(x0_hat)) ** 2
         return edm_weight(sigma, net.sigma_data) * masked_pixel_mean(err, a)
 
@@ -159,7 +172,8 @@ class Ambient(MethodBase):
         """Fixed-mask sampling (Daras et al. 2023): one Ã per sample, kept for all steps.
 
         Ã keeps each pixel with probability (1 − p)(1 − delta); it is drawn once from
-        `generator` after the start noise, and the shared solver runs on h(Ã·x, Ã; σ).
+        `generator` after the start noise, and the shared solver runs on h(Ã·x, Ã; σ),
+        clipped to [-1, 1] at every step when ``clip_denoised`` (the official ``eval.py``).
         """
         device = next(net.parameters()).device
         cfg = self.config.sampler
@@ -168,9 +182,13 @@ class Ambient(MethodBase):
         u = torch.rand((n, 1, h, w), generator=generator, device=generator.device)
         shown = (u < self.survival).float().to(device)
         self._last_shown = shown
-        return sample_from_config(
-            lambda x_, s: masked_denoise(net, x_, s, shown), x, cfg, generator
-        )
+        precond, clip = self.spec.mask_precond, self.spec.clip_denoised
+
+        def denoise(x_: Tensor, s: Tensor) -> Tensor:
+            x0 = masked_denoise(net, x_, s, shown, mask_precond=precond)
+            return x0.clamp(-1.0, 1.0) if clip else x0
+
+        return sample_from_config(denoise, x, cfg, generator)
 
     def sample_metrics(self, samples: Tensor) -> dict[str, float]:
         """``holes_contrast`` of the last samples against their own masks Ã (about 1 when
@@ -185,4 +203,6 @@ class Ambient(MethodBase):
             "ambient.naive": "true" if self.spec.delta == 0 else "false",
             "ambient.redraw_delta": str(self.spec.redraw_delta).lower(),
             "ambient.survival": f"{self.survival:.4g}",
+            "ambient.mask_precond": self.spec.mask_precond,
+            "ambient.clip_denoised": str(self.spec.clip_denoised).lower(),
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ambientsweep.methods.spec import MethodSpecBase
 from ambientsweep.utils.frozen import Probability
@@ -18,6 +18,17 @@ class AmbientSpec(MethodSpecBase):
     p: Probability = 0.4  # probability that a pixel of a training image is erased (mask A)
     delta: Probability = 0.1  # further erasure of surviving pixels (mask B, A~ = B*A)
     redraw_delta: bool = False  # redraw B every step (paper) instead of once per image (code)
+    # The mask channel of the network input: scaled by c_in with the image (official EDMPrecond)
+    # or fed at amplitude 1 (this project before issue 18; kept for the ablation).
+    mask_precond: Literal["c_in", "unscaled"] = "c_in"
+    clip_denoised: bool = True  # fixed-mask sampler: x0 prediction clipped to [-1, 1] each step
+
+    # What a stored config without these fields was trained and sampled with (checkpoints from
+    # before the fields existed): loading fills these in, never the new defaults.
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "mask_precond": "unscaled",
+        "clip_denoised": False,
+    }
 
     @classmethod
     def method_class(cls) -> type[Ambient]:

@@ -25,6 +25,13 @@ class SfbdSpec(MethodSpecBase):
     round_kimg: float = Field(48.0, gt=0.0)  # fine-tuning per round on the denoised set
     denoise_steps: int = Field(18, ge=2)  # points of the full grid; the part below sigma is used
     stochastic: bool = False  # SDE backward step (paper) instead of the ODE (code)
+    # SDE backward step only: solver steps from sigma down to 0 on its own Karras grid spanning
+    # [sampler.sigma_min, sigma] (NOT points of the full grid); denoise_steps is the ODE's grid.
+    sde_steps: int = Field(32, ge=2)
+    sde_solver: Literal["heun", "euler_maruyama"] = "heun"  # stochastic Heun: weak order 2
+    # Each round starts from: the raw weights with Adam's state and the lr kept ("raw"), or the
+    # EMA weights with a fresh Adam and lr ramp (the official --transfer, "ema").
+    transfer: Literal["raw", "ema"] = "raw"
     union: bool = False  # fit on denoised + clean (official README) instead of denoised only
     denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
 
