@@ -219,3 +219,138 @@ def test_trial_reports_holes_contrast(tmp_path) -> None:
     run_trial(TrialConfig.model_validate(raw), reporter, tmp_path / "trial",
               cache_dir=tmp_path / "cache")
     assert 0.0 < reporter.last("holes_contrast") < 10.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The real loss() against a brute-force reference (Daras et al. 2023; EDM preconditioning).
+
+
+def _scalings(sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """c_skip, c_out, c_in of Karras et al. 2022 (Table 1), sigma_d = 0.5, written out."""
+    s = sigma.double().reshape(-1, 1, 1, 1)
+    return 0.25 / (s**2 + 0.25), s * 0.5 / (s**2 + 0.25).sqrt(), 1 / (s**2 + 0.25).sqrt()
+
+
+@pytest.mark.parametrize("mask_precond", ["c_in", "unscaled"])
+def test_loss_matches_the_brute_force_reference(mask_precond: str) -> None:
+    """Recompute J = lambda(sigma) mean_A (h - x0)^2 from what the network saw and returned.
+
+    A and B are rebuilt here from the per-image mask tables; the network must get A~ x_t with
+    A~ = B A (scaled by c_in as the mask channel when mask_precond = c_in); the prediction h is
+    D where A~ = 1 and sigma_d F (F = (D - c_skip A~ x_t) / c_out) where A~ = 0; the loss is
+    taken over A, hidden pixels of A~ included, normalised by C |A|.
+    """
+    from ambientsweep.data.corruption import erase_mask
+    from ambientsweep.testing.recording import RecordingDenoiser, perturbed
+
+    p, delta = 0.3, 0.5
+    cfg = tiny_config(AmbientSpec(p=p, delta=delta, mask_precond=mask_precond))
+    method = build_method(cfg)
+    view = tiny_corruption_input(n=256)
+    batch = method.train_sets(view)["train"].take(torch.arange(256))
+    torch.manual_seed(0)
+    net = RecordingDenoiser(
+        perturbed(build_denoiser(cfg.model, channels=1, resolution=8, extra_channels=1))
+    )
+    loss = method.loss(net, batch, torch.Generator().manual_seed(5)).double()
+    (call,) = net.calls
+    a_mask = erase_mask(batch.index, (8, 8), p, seed=cfg.seed, replicate=cfg.replicate, salt="A")
+    b_mask = erase_mask(
+        batch.index, (8, 8), delta, seed=cfg.seed, replicate=cfg.replicate, salt="B"
+    )
+    a_mask, shown = a_mask.double(), (a_mask * b_mask).double()
+    assert ((a_mask - shown).sum(dim=(1, 2, 3)) > 0).float().mean() > 0.9  # A~ < A: B hides
+    c_skip, c_out, c_in = _scalings(call.sigma)
+    assert call.cond is not None
+    expected_cond = c_in * shown if mask_precond == "c_in" else shown
+    torch.testing.assert_close(call.cond.double(), expected_cond, rtol=1e-6, atol=1e-7)
+    x0, x, d = view.x[:256].double(), call.x.double(), call.out.double()
+    assert torch.all(x[(shown == 0).expand_as(x)] == 0)  # hidden pixels are zeroed
+    n = ((x - x0) / call.sigma.double().reshape(-1, 1, 1, 1))[(shown == 1).expand_as(x)]
+    assert abs(n.mean().item()) < 0.04 and abs(n.std().item() - 1) < 0.04
+    f = (d - c_skip * x) / c_out
+    h = shown * d + (1 - shown) * 0.5 * f
+    sigma = call.sigma.double()
+    lam = (sigma**2 + 0.25) / (sigma * 0.5) ** 2
+    ref = lam * (a_mask * (h - x0) ** 2).sum(dim=(1, 2, 3)) / a_mask.sum(dim=(1, 2, 3))
+    torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-6)
+
+
+class _Probe(torch.nn.Module):
+    """Backbone that records its input and returns a constant (so D is known in closed form)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+        self.inputs: list[torch.Tensor] = []
+        self.c_noise: list[torch.Tensor] = []
+        self.weight = torch.nn.Parameter(torch.zeros(()))  # sample() asks for a parameter
+
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(x.detach().clone())
+        self.c_noise.append(c_noise.detach().clone())
+        return torch.full((x.shape[0], 1, *x.shape[2:]), self.value) + 0 * self.weight
+
+
+def _probe_net(value: float) -> tuple[torch.nn.Module, _Probe]:
+    from ambientsweep.models import Denoiser
+
+    probe = _Probe(value)
+    return Denoiser(probe, channels=1, resolution=8, extra_channels=1), probe
+
+
+@pytest.mark.parametrize("mask_precond", ["c_in", "unscaled"])
+def test_mask_channel_is_scaled_by_c_in_as_published(mask_precond: str) -> None:
+    """Official EDMPrecond: F(c_in [A~ x, A~]); the mask enters at 1/sqrt(sigma^2 + sigma_d^2)."""
+    net, probe = _probe_net(0.0)
+    x = torch.randn(3, 1, 8, 8)
+    mask = (torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.4).float()
+    sigma = torch.tensor([0.01, 1.0, 80.0])
+    masked_denoise(net, x, sigma, mask, mask_precond=mask_precond)  # type: ignore[arg-type]
+    (inp,) = probe.inputs
+    _, _, c_in = _scalings(sigma)
+    torch.testing.assert_close(inp[:, :1].double(), c_in * mask * x, rtol=1e-6, atol=1e-7)
+    want = c_in * mask if mask_precond == "c_in" else mask.double()
+    torch.testing.assert_close(inp[:, 1:].double(), want, rtol=1e-6, atol=1e-7)
+    if mask_precond == "c_in":
+        assert abs(inp[2, 1:].max().item() - 1 / (80.0**2 + 0.25) ** 0.5) < 1e-6  # 0.0125
+
+
+def test_the_default_is_c_in_and_the_loss_uses_the_spec() -> None:
+    assert AmbientSpec().mask_precond == "c_in" and AmbientSpec().clip_denoised
+    for precond in ("c_in", "unscaled"):
+        method = _ambient(p=0.3, delta=0.2, mask_precond=precond)
+        batch = method.train_sets(tiny_corruption_input())["train"].take(torch.arange(4))
+        net, probe = _probe_net(0.0)
+        method.loss(net, batch, torch.Generator().manual_seed(0))
+        (inp,) = probe.inputs
+        top = inp[:, 1:].amax(dim=(1, 2, 3)).double()  # the c_in (or 1) of each row
+        if precond == "c_in":
+            sigma = (4 * probe.c_noise[0].double()).exp()  # c_noise = ln(sigma) / 4
+            torch.testing.assert_close(top, 1 / (sigma**2 + 0.25).sqrt())
+            assert not torch.all(top == 1.0)
+        else:
+            assert torch.all(top == 1.0)
+        assert method.tags()["ambient.mask_precond"] == precond
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_fixed_mask_sampler_clips_the_denoiser_output_every_step(clip: bool) -> None:
+    """Official eval.py: x0 predictions clipped to [-1, 1] at every step (not just the end).
+
+    A backbone that always returns 4 predicts sigma_d * 4 = 2 at hidden pixels (and more than
+    1 at observed ones at low noise). The last Heun step to sigma = 0 returns the prediction
+    itself, so with the final clamp off the samples stay within [-1, 1] only if every
+    prediction was clipped; and each step then moves x toward a point inside [-1, 1].
+    """
+    cfg = tiny_config(AmbientSpec(p=0.5, delta=0.2, clip_denoised=clip))
+    cfg = cfg.model_copy(update={"sampler": SamplerConfig(steps=6, clip=False)})
+    method = build_method(cfg)
+    net, _ = _probe_net(4.0)
+    out = method.sample(net, 64, torch.Generator().manual_seed(0))
+    if clip:
+        assert out.abs().max() <= 1.0
+        torch.testing.assert_close(out, torch.ones_like(out))  # clip(D) = 1 everywhere
+    else:
+        assert out.max() > 1.5
+    assert method.tags()["ambient.clip_denoised"] == str(clip).lower()

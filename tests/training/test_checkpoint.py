@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -17,8 +19,10 @@ from ambientsweep.training import (
     Trainer,
     config_from_json,
     config_to_json,
+    load_checkpoint,
     load_ema_denoiser,
 )
+from ambientsweep.training.checkpoint import VARIANT_KEY, CheckpointVariantError, method_variant
 
 CPU = torch.device("cpu")
 
@@ -93,3 +97,67 @@ def test_config_json_round_trips_inf(make_config) -> None:
     cfg = make_config()
     assert cfg.sampler.s_tmax == float("inf")
     assert config_from_json(config_to_json(cfg)) == cfg
+
+
+def _ambient_checkpoint(splits, make_config, tmp_path: Path, **spec) -> tuple[Path, Any]:
+    from ambientsweep.config import AmbientSpec
+    from ambientsweep.methods import build_method
+
+    cfg = make_config(kimg=0.008).model_copy(update={"method": AmbientSpec(**spec)})
+    method = build_method(cfg)
+    trainer = Trainer(
+        cfg, method, splits, device=CPU, reporter=ListReporter(), hooks=NoHooks(),
+        workdir=tmp_path,
+    )
+    trainer.run()
+    return tmp_path / CHECKPOINT_NAME, trainer
+
+
+def test_checkpoint_records_the_method_variant(splits, make_config, tmp_path: Path) -> None:
+    path, trainer = _ambient_checkpoint(splits, make_config, tmp_path, mask_precond="unscaled")
+    state = load_checkpoint(path)
+    want = {"ambient.clip_denoised": True, "ambient.mask_precond": "unscaled"}
+    assert state[VARIANT_KEY] == want
+    _, cfg = load_ema_denoiser(path)
+    assert cfg == trainer.config and cfg.method.mask_precond == "unscaled"  # type: ignore[union-attr]
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)[VARIANT_KEY] == method_variant(cfg)
+
+
+def test_old_checkpoint_loads_as_the_old_variant(splits, make_config, tmp_path: Path) -> None:
+    """A checkpoint from before mask_precond existed was trained with the unscaled mask: it must
+    not load silently as the new default (c_in)."""
+    path, _ = _ambient_checkpoint(splits, make_config, tmp_path)
+    state = load_checkpoint(path)
+    raw = json.loads(state["config"])
+    for key in ("mask_precond", "clip_denoised"):  # what a config written before issue 18 holds
+        del raw["method"][key]
+    state["config"] = json.dumps(raw)
+    del state[VARIANT_KEY]
+    torch.save(state, path)
+    with pytest.warns(UserWarning, match="predates method.mask_precond"):
+        _, cfg = load_ema_denoiser(path)
+    assert cfg.method.mask_precond == "unscaled"  # type: ignore[union-attr]
+    assert cfg.method.clip_denoised is False  # type: ignore[union-attr]
+
+
+def test_variant_mismatch_is_refused(splits, make_config, tmp_path: Path) -> None:
+    path, trainer = _ambient_checkpoint(splits, make_config, tmp_path)
+    state = load_checkpoint(path)
+    state[VARIANT_KEY] = {**state[VARIANT_KEY], "ambient.mask_precond": "unscaled"}
+    torch.save(state, path)
+    with pytest.raises(CheckpointVariantError, match="records method variant"):
+        load_ema_denoiser(path)
+    from ambientsweep.methods import build_method
+
+    with pytest.raises(CheckpointVariantError, match=str(path)):
+        Trainer(
+            trainer.config, build_method(trainer.config), splits, device=CPU,
+            reporter=ListReporter(), hooks=NoHooks(), workdir=tmp_path,
+        )
+
+
+def test_methods_without_variant_fields_record_none(splits, make_config, tmp_path) -> None:
+    cfg = make_config()
+    _trainer(cfg, splits, tmp_path).run()
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)[VARIANT_KEY] == {}
+    assert method_variant(cfg) == {}

@@ -17,6 +17,27 @@ One small clean data set, two regimes split at the noise cutoff σ_tn (t_n in th
 Both branches share one batch: the clean branch is the ambient formula with a = 0 and the
 target x0, so σ_tn = 0 reproduces the ``edm`` loss exactly (same draws, same order).
 
+What a network that fits the training set learns (the empirical minimiser). With frozen
+noise the ambient branch sees N fixed points c_i = x_tn^(i) = x0^(i) + σ_tn ε^(i), and at a
+level σ ≥ σ_tn its input is x = c_I + τ n, τ² = σ² − σ_tn², I uniform. The loss is a
+least-squares regression of c_I on x through ŷ = a x + (1 − a) D, so its exact minimiser over
+all functions is ŷ* = E[c_I | x] = Σ_i w_i(x) c_i, w = softmax_i(−||x − c_i||² / 2τ²), i.e.
+
+    D*(x; σ) = (E[c_I | x] − a x) / (1 − a) = x + σ² ∇ log p_τ(x),
+    p_τ = (1/N) Σ_i N(c_i, τ² I)
+
+(using 1 − a = τ²/σ² and Tweedie, E[c_I | x] = x + τ² ∇ log p_τ(x)). The implied score
+(D* − x)/σ² is the score of the frozen noisy copies smoothed by τ, so that the total noise over
+x0 is σ. Reparametrised by τ (τ dτ = σ dσ), the probability-flow ODE with this score is the
+VE flow of the empirical distribution of the copies: it ends, at σ = σ_tn, exactly on one copy
+c_i. Below σ_tn the clean branch's empirical minimiser is EDM's, softmax-weighted x0^(i) at σ,
+which carries c_i (x0^(i) plus noise σ_tn) to its own image x0^(i). A network that fits both
+branches therefore memorizes just as EDM does; the method can only help insofar as the network
+cannot fit the noisy copies (capacity, regularisation, training length), which is what its
+verdicts should be read against. The fresh-noise variant (``fixed_noise: false``) has no such
+finite set of targets. Both steps are checked numerically in ``tests/methods/test_ambient_tn.py``
+(the minimiser from the real loss on a 3-image toy; sampling with both exact minimisers).
+
 Weighting (``weighting``): ``edm`` (the paper code, default) uses the plain EDM λ(σ) on the
 x_tn error, i.e. λ·(1 − a)² on the x0 error, which vanishes as σ ↓ σ_tn; ``x0`` (ambient-utils
 README) multiplies by σ⁴/(σ² − σ_tn²)² = 1/(1 − a)² to restore x0-space EDM weighting. That
