@@ -198,9 +198,10 @@ def stochastic_heun(
         x' = x + h/2 (s(x; sigma_i) + s(x~; sigma_{i+1})) + sqrt(h) z
 
     The step into sigma = 0 is the Euler-Maruyama step (the score is undefined at 0), as the
-    last step of Heun's ODE method (Karras et al. 2022, Alg. 1). On the Gaussian toy of
-    ``tests/sampling`` it reaches the posterior's variance within 0.5 % on 32 steps below
-    sigma = 0.59, where Euler-Maruyama needs about 4x as many.
+    last step of Heun's ODE method (Karras et al. 2022, Alg. 1). On the Gaussian toy with the
+    exact denoiser, 32 steps below sigma = 0.5 or 0.59 give samples whose std and mean squared
+    error to x0 are within 0.5 % of exact posterior sampling; Euler-Maruyama on the same grid
+    is 1.4-2.1 % off in std and 3.7-4.4 % in MSE (``tests/methods/test_sfbd.py``).
     """
     grid = [float(s) for s in sigmas]
     for sigma, sigma_next in itertools.pairwise(grid):

@@ -55,3 +55,36 @@ def test_sample_from_config_draws_and_clips() -> None:
     assert out.shape == shape and out.abs().max() <= 1.0
     again = sample_from_config(exact_denoiser, shape, cfg, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
+
+
+@pytest.mark.parametrize(("sigma", "steps"), [(0.5, 32), (1.4, 64)])
+def test_stochastic_heun_samples_the_posterior_with_few_steps(sigma: float, steps: int) -> None:
+    """Started at y = x0 + sigma n, the reverse SDE draws x ~ p(x0 | y): Var(x | y) is the
+    posterior variance S^2 sigma^2 / (S^2 + sigma^2) and E[x | y] the posterior mean. On the
+    same grid stochastic Heun (weak order 2) is within 2 %, Euler-Maruyama off by over 3 %."""
+    from ambientsweep.sampling import euler_maruyama, stochastic_heun
+
+    y0, n = 0.9, 100_000
+    grid = karras_sigmas(steps, 0.002, sigma)
+    grid[0] = sigma
+    mean = MU + S**2 / (S**2 + sigma**2) * (y0 - MU)
+    var = S**2 * sigma**2 / (S**2 + sigma**2)
+    errors = {}
+    for name, solver in (("heun", stochastic_heun), ("em", euler_maruyama)):
+        y = torch.full((n, 1), y0, dtype=torch.float64)
+        out = solver(exact_denoiser, y, grid, generator=torch.Generator().manual_seed(0))
+        assert abs(out.mean().item() - mean) < 0.01
+        errors[name] = out.var().item() / var - 1
+    assert abs(errors["heun"]) < 0.02, errors
+    assert errors["em"] > 0.03, errors
+
+
+def test_stochastic_heun_depends_only_on_the_generator() -> None:
+    from ambientsweep.sampling import stochastic_heun
+
+    y = torch.zeros(64, 1)
+    grid = truncate(karras_sigmas(18), 0.59)
+    a = stochastic_heun(exact_denoiser, y, grid, generator=torch.Generator().manual_seed(0))
+    b = stochastic_heun(exact_denoiser, y, grid, generator=torch.Generator().manual_seed(0))
+    c = stochastic_heun(exact_denoiser, y, grid, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.equal(a, c)
