@@ -100,8 +100,7 @@ def test_config_json_round_trips_inf(make_config) -> None:
 
 
 def _ambient_checkpoint(splits, make_config, tmp_path: Path, **spec) -> tuple[Path, Any]:
-    from ambientsweep.config import AmbientSpec
-    from ambientsweep.methods import build_method
+    from ambientsweep.methods import AmbientSpec, build_method
 
     cfg = make_config(kimg=0.008).model_copy(update={"method": AmbientSpec(**spec)})
     method = build_method(cfg)
