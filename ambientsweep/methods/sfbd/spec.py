@@ -38,7 +38,7 @@ class SfbdSpec(MethodSpecBase):
     # SFBD's budget is its own (train.kimg is not read): one short round for --smoke.
     smoke_overrides: ClassVar[dict[str, Any]] = {
         "method.pretrain_kimg": 0.64, "method.round_kimg": 0.32, "method.rounds": 1,
-        "method.denoise_steps": 6,
+        "method.denoise_steps": 6, "method.sde_steps": 4,
     }
 
     def budget_kimg(self, config: TrialConfig) -> float:
