@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SWEEP ?= sweeps/sfbd_clean_fraction.yaml
 
-.PHONY: run test lint bench browser clean-venv reproduce reproduction-exports
+.PHONY: run test lint bench bench-gpu browser clean-venv reproduce reproduction-exports
 
 # This machine kind's pip config names local indexes that warn on every package: hidden.
 PIPQUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -42,6 +42,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The GPU benchmark (BENCHMARKS.md §5): no venv needed, the GPU machines cannot install one.
+# `make bench-gpu ARGS=--prepare` fills .gpu-carry (here), `ARGS=--dry-run` checks it on a CPU.
+bench-gpu:
+	PYTHON=$$(test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) bash bench/gpu.sh $(ARGS)
 
 # REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h on 2 CPU cores in all),
 # then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
