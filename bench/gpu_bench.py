@@ -93,7 +93,7 @@ FULL = Sizes(
 )
 DRY = Sizes(
     device="cpu", digits_net=TINY_NET, cifar_net=TINY_NET, digits_batch=16, cifar_batch=4,
-    log_steps=2, window_s=0.3, packing=(1, 2), pack_warm_s=1.0, pack_window_s=1.5,
+    log_steps=2, window_s=0.25, packing=(1, 2), pack_warm_s=0.7, pack_window_s=1.0,
     knn=(500, 500, 3072), trial_kimg=0.064,
     trial_eval={"num_samples": 10, "features": "pixels", "save_images": False},
     cifar_images=40,
@@ -340,6 +340,7 @@ def write_tiny_sweep(folder: Path, *, device: str, gpu: float, net: dict[str, An
           train.lr: {{grid: [1.0e-3, 2.0e-3]}}
         objectives:
           - {{metric: fd_digits_cnn}}
+          - {{metric: mem_ratio_pixels}}
         resources: {{cpu: 1, gpu: {gpu}}}
     """))
     return sweep

@@ -72,12 +72,13 @@ def test_dry_run_writes_json_and_table(tmp_path: Path) -> None:
 
 def test_bad_section_and_missing_gpu_are_usage_errors(tmp_path: Path) -> None:
     proc = _run(["--dry-run", "--only", "nope"], tmp_path)
-    assert proc.returncode == 2 and "unknown section 'nope'" in proc.stderr
+    # (with $OUT set, gpu.sh tees both streams into gpu_bench.log and stdout)
+    assert proc.returncode == 2 and "unknown section 'nope'" in proc.stdout + proc.stderr
     import torch
 
     if not torch.cuda.is_available():
         proc = _run([], tmp_path)
-        assert proc.returncode == 2 and "no CUDA device" in proc.stderr
+        assert proc.returncode == 2 and "no CUDA device" in proc.stdout + proc.stderr
 
 
 def test_rates_and_common_window() -> None:
