@@ -37,11 +37,18 @@ SweepsArg = Annotated[list[str], typer.Argument(help="Sweep files or names (one 
 TrackingUriOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI (default: the "
                                                     "work dir's SQLite store).")]
 TableOutOpt = Annotated[Path | None, typer.Option(help="Also write the table(s) to this file.")]
+AllowMixedOpt = Annotated[bool, typer.Option(
+    "--allow-mixed-extractors", help="Aggregate or compare metrics made with different feature "
+    "extractors (refused by default), with a warning in the output.")]
 
 
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+def _warn(message: str) -> None:
+    typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -176,6 +183,7 @@ def pareto(
     = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     tracking_uri: TrackingUriOpt = None,
+    allow_mixed_extractors: AllowMixedOpt = False,
 ) -> None:
     """Export the fidelity-memorization front of one or more sweeps."""
     try:
@@ -185,7 +193,9 @@ def pareto(
     from ambientsweep.commands.exports import export_sweeps
 
     written = _guard(lambda: export_sweeps(sweeps, formats=formats, out=out, workdir=workdir,
-                                           tracking_uri=tracking_uri, color_by=color_by))
+                                           tracking_uri=tracking_uri, color_by=color_by,
+                                           allow_mixed_extractors=allow_mixed_extractors,
+                                           warn=_warn))
     for fmt, p in written.items():
         typer.echo(f"{fmt:10s} {p}")
 
@@ -194,12 +204,15 @@ def pareto(
 def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
               out: Annotated[Path | None, typer.Option()] = None,
               workdir: WorkdirOpt = DEFAULT_WORKDIR,
-              tracking_uri: TrackingUriOpt = None) -> None:
+              tracking_uri: TrackingUriOpt = None,
+              allow_mixed_extractors: AllowMixedOpt = False) -> None:
     """Write the sweep's self-contained HTML dashboard and print its path."""
     from ambientsweep.commands.exports import export_sweeps
 
     written = _guard(lambda: export_sweeps([sweep], formats=["html"], out=out, workdir=workdir,
-                                           tracking_uri=tracking_uri, color_by=None))
+                                           tracking_uri=tracking_uri, color_by=None,
+                                           allow_mixed_extractors=allow_mixed_extractors,
+                                           warn=_warn))
     typer.echo(str(written["html"]))
 
 
@@ -213,13 +226,15 @@ def report(
     out: TableOutOpt = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     tracking_uri: TrackingUriOpt = None,
+    allow_mixed_extractors: AllowMixedOpt = False,
 ) -> None:
     """Print mean ± std over seed replicates per configuration, as markdown tables."""
     from ambientsweep.commands.exports import report_sweeps
 
     text = _guard(lambda: report_sweeps(sweeps, metrics=list(metric or []),
                                         history=list(history or []), workdir=workdir,
-                                        tracking_uri=tracking_uri))
+                                        tracking_uri=tracking_uri,
+                                        allow_mixed_extractors=allow_mixed_extractors))
     _echo_and_save(text, out)
 
 
@@ -287,6 +302,80 @@ def fetch_weights(
     cache = sweep_paths(workdir, "fetch").cache  # the cache every sweep of this work dir uses
     path = _guard(lambda: fetch(name, cache))
     typer.echo(f"{name}: {path} ({time.monotonic() - t0:.1f} s)")
+
+
+extractor_app = typer.Typer(
+    help="Feature extractors behind fd_digits_cnn: make the shipped default, export the one a "
+    "sweep uses, import a pinned one into the cache.", no_args_is_help=True)
+app.add_typer(extractor_app, name="extractor")
+
+
+def _cache_of(workdir: Path) -> Path:
+    from ambientsweep.workdir import sweep_paths
+
+    return sweep_paths(workdir, "extractor").cache  # the cache every sweep of this work dir uses
+
+
+@extractor_app.command("make-default")
+def extractor_make_default(
+    out: Annotated[Path, typer.Argument(help="Where to write it (the shipped file is "
+                                        "ambientsweep/metrics/data/digits_cnn_default.pt).")],
+) -> None:
+    """Train the default settings' digits_cnn (one CPU thread, seeded) and write it."""
+    from ambientsweep.commands.extractor import describe, make_default
+
+    t0 = time.monotonic()
+    record = _guard(lambda: make_default(out))
+    typer.echo(describe(record), nl=False)
+    typer.echo(f"wrote {out} ({time.monotonic() - t0:.1f} s); record data key and digest in "
+               "ambientsweep/metrics/extractor_files.py SHIPPED_DIGITS_CNN to ship it")
+
+
+@extractor_app.command("export")
+def extractor_export(
+    out: Annotated[Path, typer.Argument(help="The extractor file to write.")],
+    source: Annotated[Path | None, typer.Option("--from", help="Sweep file or base config "
+                                                "whose data settings pick the extractor "
+                                                "(default: the default settings).")] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+) -> None:
+    """Write the digits_cnn that these data settings use (shipped, cached, or trained now)."""
+    from ambientsweep.commands.extractor import describe, export_extractor
+
+    record, where = _guard(lambda: export_extractor(out, source=source,
+                                                    cache_dir=_cache_of(workdir)))
+    typer.echo(describe(record), nl=False)
+    typer.echo(f"wrote {out} (the {where} extractor)")
+
+
+@extractor_app.command("import")
+def extractor_import(
+    file: Annotated[Path, typer.Argument(help="An extractor file (from `extractor export`).")],
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    replace: Annotated[bool, typer.Option(help="Replace another extractor cached for the same "
+                                          "settings.")] = False,
+) -> None:
+    """Verify an extractor file's digest and pin it in the work dir's cache."""
+    from ambientsweep.commands.extractor import describe, import_extractor
+
+    record, what = _guard(lambda: import_extractor(file, cache_dir=_cache_of(workdir),
+                                                   replace=replace))
+    typer.echo(describe(record), nl=False)
+    if what == "shipped":
+        typer.echo("this is the shipped default extractor: nothing to install")
+    else:
+        typer.echo(f"{what} in {_cache_of(workdir) / 'features'}")
+
+
+@extractor_app.command("show")
+def extractor_show(
+    file: Annotated[Path, typer.Argument(help="An extractor file.")],
+) -> None:
+    """Verify an extractor file's digest and print what it holds."""
+    from ambientsweep.commands.extractor import describe
+    from ambientsweep.metrics.extractor_files import read_record
+
+    typer.echo(describe(_guard(lambda: read_record(file))), nl=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -120,7 +120,8 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
     evaluator = Evaluator(config.eval, splits, cache_dir=cache_dir, device=device)
     # Method tags come from the Trainer, once the method has built its train sets.
     reporter.set_tags({"method": config.method.kind, "config_hash": config.config_hash(),
-                       "group_id": config.group_id(), "device": str(device)})
+                       "group_id": config.group_id(), "device": str(device),
+                       names.EXTRACTOR_DIGEST: evaluator.extractor_digest})
     hooks = _TrialHooks(config, splits, method, evaluator, workdir, device)
     trainer = Trainer(config, method, splits, device=device, reporter=reporter, hooks=hooks,
                       workdir=workdir)

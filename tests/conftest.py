@@ -51,7 +51,8 @@ def kill_matching(fragment: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One feature-classifier cache for every sweep the tests run (it trains once, ~15 s)."""
+    """One feature-classifier cache for every sweep the tests run (settings other than the
+    default ones, such as TINY_BASE's reference_size, train their classifier once, ~15 s)."""
     cache = tmp_path_factory.mktemp("cache")
     old = os.environ.get("AMBIENTSWEEP_CACHE")
     os.environ["AMBIENTSWEEP_CACHE"] = str(cache)
@@ -60,6 +61,27 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("AMBIENTSWEEP_CACHE", None)
     else:
         os.environ["AMBIENTSWEEP_CACHE"] = old
+
+
+# Data settings whose feature CNN is not shipped: it trains on first use (~15 s) into a cache.
+NON_DEFAULT_DATA = {"split_seed": 1, "train_size": 50}
+
+
+@pytest.fixture(scope="session")
+def trained_cnn_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding the digits_cnn of :data:`NON_DEFAULT_DATA`, trained once per session
+    (the default settings use the shipped weights and never train)."""
+    import torch
+
+    from ambientsweep.config import DataConfig
+    from ambientsweep.data import load_splits
+    from ambientsweep.metrics.features import load_or_train_cnn
+
+    cache = tmp_path_factory.mktemp("trained_cnn_cache")
+    splits = load_splits(DataConfig(**NON_DEFAULT_DATA), seed=0, replicate=0)
+    feats = load_or_train_cnn(splits, cache, torch.device("cpu"))
+    assert feats.source == "trained"
+    return cache
 
 
 @pytest.fixture

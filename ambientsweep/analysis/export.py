@@ -8,7 +8,8 @@ names (``stem`` defaults to ``"pareto"``):
 | png, svg, pdf | ``pareto.<fmt>``: the figure (:func:`ambientsweep.analysis.plots.plot_pareto`) |
 | csv | ``pareto_trials.csv`` (one row per trial: params, objectives, state, eligible, on_front)
   and ``pareto_groups.csv`` (one row per configuration: mean/std/count per objective) |
-| json | ``pareto_summary.json``: objectives, reference point, hypervolume and front per sweep |
+| json | ``pareto_summary.json``: objectives, reference point, hypervolume and front per sweep, |
+|  | the feature-extractor digests of each sweep's trials and any warnings |
 | html | ``pareto.html``: the self-contained dashboard (:mod:`ambientsweep.analysis.dashboard`) |
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ambientsweep.analysis.aggregate import compute_pareto, groups_table, trials_table
+from ambientsweep.analysis.extractors import extractor_digests
 from ambientsweep.analysis.formats import FORMATS, IMAGE_FORMATS, parse_formats
 from ambientsweep.analysis.pareto import ObjectiveLike, ParetoInfo
 from ambientsweep.analysis.plots import plot_pareto, save_figure
@@ -67,6 +69,7 @@ def export_pareto(
     color_by: str | None = None,
     *,
     stem: str = "pareto",
+    warnings: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Compute the front(s) once and write each requested format under ``out_dir``.
 
@@ -79,6 +82,8 @@ def export_pareto(
         out_dir: created if missing.
         color_by: swept key the points are coloured by; None = first swept key.
         stem: file-name stem.
+        warnings: shown with the output (the JSON summary's ``warnings``), e.g. that the
+            objectives mix feature extractors.
 
     Returns:
         ``{format: path}``; ``"csv"`` is the trials table and ``"csv_groups"`` the
@@ -99,7 +104,10 @@ def export_pareto(
         groups_table(info).to_csv(written["csv_groups"], index=False)
     if "json" in fmts:
         written["json"] = out_dir / f"{stem}_summary.json"
-        written["json"].write_text(json.dumps(pareto_summary(info), indent=2) + "\n")
+        summary = pareto_summary(info)
+        summary["extractor_digests"] = extractor_digests(frames)  # per sweep
+        summary["warnings"] = list(warnings)
+        written["json"].write_text(json.dumps(summary, indent=2) + "\n")
     if "html" in fmts:
         from ambientsweep.analysis.dashboard import write_dashboard  # plotly only when asked
 

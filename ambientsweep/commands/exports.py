@@ -7,6 +7,8 @@ the parent run (figures, CSV, hypervolume, front tags on the child runs).
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,10 @@ def export_and_log(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
     return written
 
 
+def _stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
     """(sweep name, MLflow experiment, saved spec) from a sweep file or a sweep name."""
     p = Path(sweep)
@@ -80,10 +86,19 @@ def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
 
 
 def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
-                  tracking_uri: str | None, color_by: str | None) -> dict[str, Path]:
+                  tracking_uri: str | None, color_by: str | None,
+                  allow_mixed_extractors: bool = False,
+                  warn: Callable[[str], None] | None = None) -> dict[str, Path]:
     """`ambientsweep pareto/dashboard`: one series per sweep; a single sweep is also re-logged
-    to its MLflow parent run."""
+    to its MLflow parent run.
+
+    Objectives made with different feature extractors are refused
+    (:func:`~ambientsweep.analysis.extractors.check_extractors`) unless
+    ``allow_mixed_extractors``; then each warning goes to ``warn`` (default: stderr) and into
+    the JSON summary.
+    """
     from ambientsweep.analysis.export import export_pareto
+    from ambientsweep.analysis.extractors import check_extractors
     from ambientsweep.tracking.mlflow_log import SweepTracking, load_results
 
     uri = store_uri(workdir, tracking_uri, existing=True)
@@ -106,8 +121,15 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
         if len(frames) > 1:
             out = out.parent / ("compare-" + "-".join(frames))
     stem = "pareto" if len(frames) == 1 else "pareto_" + "_vs_".join(frames)
+    together = pd.concat([df.assign(sweep=name) for name, df in frames.items()],
+                         ignore_index=True)
+    warnings = check_extractors(together, [o[0] for o in objectives],
+                                allow_mixed=allow_mixed_extractors, action="compare")
+    for w in warnings:
+        (warn or _stderr)(w)
     try:
-        written = export_pareto(frames, objectives, formats, Path(out), color_by, stem=stem)
+        written = export_pareto(frames, objectives, formats, Path(out), color_by, stem=stem,
+                                warnings=warnings)
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
     if len(frames) == 1:
@@ -123,13 +145,17 @@ REPORT_EXTRAS = ("mem_unique_pixels", "conf90", "holes_contrast", "psnr_denoised
 
 
 def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], workdir: Path,
-                  tracking_uri: str | None) -> str:
+                  tracking_uri: str | None, allow_mixed_extractors: bool = False) -> str:
     """`ambientsweep report`: markdown tables of seed means and standard deviations.
 
     One summary table over all the given sweeps (the objectives of the first plus
     :data:`REPORT_EXTRAS` that were logged, or exactly `metrics`), then one table per metric
-    in `history` with its value at every logged step (e.g. per SFBD round).
+    in `history` with its value at every logged step (e.g. per SFBD round). Metrics of
+    finished trials made with different feature extractors are refused unless
+    ``allow_mixed_extractors``; then the text starts with a warning naming the digests.
     """
+    from ambientsweep.analysis.aggregate import finished_trials
+    from ambientsweep.analysis.extractors import check_extractors
     from ambientsweep.analysis.report import history_table, markdown, summary_table
     from ambientsweep.tracking.mlflow_log import load_history, load_results
 
@@ -155,7 +181,10 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     missing = [m for m in metrics if m not in df.columns]
     if missing:
         raise UserError(f"no trial of {', '.join(sweeps)} logged {', '.join(missing)}")
-    parts = [markdown(summary_table(df, metrics))]
+    warnings = check_extractors(finished_trials(df), [*metrics, *history],
+                                allow_mixed=allow_mixed_extractors, action="aggregate")
+    parts = [f"> **warning**: {w}\n" for w in warnings]
+    parts.append(markdown(summary_table(df, metrics)))
     if history:
         runs = df["run_id"].astype(str).tolist()
         long = load_history(uri, runs, [*history, names.ROUND])

@@ -14,6 +14,10 @@ Metrics (keys from :mod:`ambientsweep.metrics.names`):
   units the model sees; pixel-space cosine similarity uses images mapped to [0, 1]
   (background 0, as the Ambient papers feed [0, 1] images to DINOv2).
 - ``classifier_accuracy`` and ``conf90`` when the features come from the ``digits_cnn``.
+
+``Evaluator.extractor_digest`` names the fidelity extractor (its weights' sha256, see
+:mod:`ambientsweep.metrics.extractor_files`); the trial records it as the
+``extractor_digest`` tag beside these metrics.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Evaluator:
             int(np.prod(self.image_shape)) <= _PIXEL_SANITY_MAX_DIM
         )
         self.classifier_accuracy = main.accuracy if isinstance(main, CnnFeatures) else None
+        # Which exact extractor made the fidelity metrics (recorded with them by the trial).
+        self.extractor_digest: str = main.digest
 
     def __call__(
         self,

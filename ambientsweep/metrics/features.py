@@ -2,11 +2,17 @@
 
 - ``pixels``: the flattened image in [-1, 1].
 - ``digits_cnn``: the 64-dimensional penultimate layer of a small CNN classifier trained on the
-  classifier images of the splits (disjoint from the reference split). Trained once on the CPU
-  in seconds and cached under ``<cache_dir>/features/`` by a hash of the data and the CNN
-  config, as a state dict loaded with ``weights_only=True``. Its feature layer uses SiLU, not
-  ReLU: ReLU units that never fire make the feature covariance singular (seen in calibration),
-  which makes the Fréchet distance ill-posed.
+  classifier images of the splits (disjoint from the reference split). For the default
+  settings the weights ship with the package (:data:`~ambientsweep.metrics.extractor_files.
+  SHIPPED_DIGITS_CNN`, digest checked at load), so ``fd_digits_cnn`` means the same on every
+  machine. For other settings (dataset, resolution, split seed, reference or classifier size,
+  CNN config) it is trained once on the CPU in seconds, or imported
+  (``ambientsweep extractor import``), and cached under ``<cache_dir>/features/`` by a hash of
+  the classifier images and the CNN config. Every extractor file carries a digest of its
+  weights (:mod:`ambientsweep.metrics.extractor_files`), which trials record as
+  ``extractor_digest``. Its feature layer uses SiLU, not ReLU: ReLU units that never fire make
+  the feature covariance singular (seen in calibration), which makes the Fréchet distance
+  ill-posed.
 - ``inception``: clean-fid's TorchScript Inception-v3 (2048-d pool features, "clean" resizing
   to 299x299), only if its weights are already in ``<cache_dir>/weights/``.
 - ``dinov2``: not bundled; always raises :class:`~ambientsweep.errors.WeightsMissingError`.
@@ -19,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +37,7 @@ from torch import Tensor, nn
 
 from ambientsweep.data.datasets import Splits
 from ambientsweep.errors import UserError, WeightsMissingError
+from ambientsweep.metrics import extractor_files as files
 from ambientsweep.metrics import names
 from ambientsweep.metrics.weights import require_weights
 from ambientsweep.utils.seeding import generator
@@ -44,15 +50,21 @@ __all__ = [
     "InceptionFeatures",
     "PixelFeatures",
     "build_extractor",
+    "cnn_record",
     "load_or_train_cnn",
     "train_digits_cnn",
 ]
 
 
 class FeatureExtractor(Protocol):
-    """Maps images ``[n, C, H, W]`` in [-1, 1] to features ``[n, d]`` (float32, CPU)."""
+    """Maps images ``[n, C, H, W]`` in [-1, 1] to features ``[n, d]`` (float32, CPU).
+
+    ``digest`` names the exact extractor (sha256 of its weights, or the name of a space without
+    weights): metrics made with equal digests are comparable.
+    """
 
     name: str
+    digest: str
 
     def __call__(self, images: Tensor) -> Tensor: ...
 
@@ -61,6 +73,7 @@ class PixelFeatures:
     """The flattened pixels."""
 
     name = "pixels"
+    digest = "pixels"  # no weights: the same on every machine
 
     def __call__(self, images: Tensor) -> Tensor:
         return images.reshape(len(images), -1).float().cpu()
@@ -179,10 +192,13 @@ class CnnFeatures:
 
     name = "digits_cnn"
 
-    def __init__(self, net: DigitsCnn, device: torch.device, accuracy: float | None) -> None:
+    def __init__(self, net: DigitsCnn, device: torch.device, accuracy: float | None,
+                 digest: str = "", source: str = "") -> None:
         self.net = net.eval()
         self.device = device
         self.accuracy = accuracy  # on the reference split (classifier_accuracy)
+        self.digest = digest  # sha256 of its header and weights (extractor_files)
+        self.source = source  # "shipped", "cache" or "trained"
 
     @torch.no_grad()
     def _batched(self, images: Tensor, fn_name: str, batch: int = 1024) -> Tensor:
@@ -216,13 +232,34 @@ def _cache_key(splits: Splits, cfg: CnnConfig, num_classes: int) -> str:
     return h.hexdigest()[:16]
 
 
-def load_or_train_cnn(
+def _num_classes(splits: Splits) -> int:
+    assert splits.classifier_labels is not None
+    num_classes = int(splits.classifier_labels.max()) + 1
+    if splits.reference_labels is not None:
+        num_classes = max(num_classes, int(splits.reference_labels.max()) + 1)
+    return num_classes
+
+
+def cnn_header(in_channels: int, num_classes: int, cfg: CnnConfig) -> dict[str, object]:
+    """What a :class:`DigitsCnn`'s weights need besides themselves (part of the digest)."""
+    return {"in_channels": in_channels, "num_classes": num_classes, "cnn": asdict(cfg)}
+
+
+def cnn_record(
     splits: Splits, cache_dir: Path, device: torch.device, cfg: CnnConfig | None = None
-) -> CnnFeatures:
-    """The feature CNN for these splits: from the cache, or trained now and cached.
+) -> tuple[files.ExtractorRecord, str]:
+    """The feature CNN's weights for these splits and where they came from.
+
+    The shipped weights when the classifier images and ``cfg`` are the default settings' (the
+    cache is not looked at); else the cache's entry; else trained now (one CPU thread, seeded
+    by the data key) and cached.
+
+    Returns:
+        (the verified record, ``"shipped"`` | ``"cache"`` | ``"trained"``).
 
     Raises:
-        UserError: the dataset has no class labels (use ``pixels`` or ``inception``).
+        UserError: the dataset has no class labels (use ``pixels`` or ``inception``), or an
+            extractor file is damaged.
     """
     cfg = cfg or CnnConfig()
     if splits.classifier_labels is None:
@@ -230,28 +267,63 @@ def load_or_train_cnn(
             f"eval.features: digits_cnn needs class labels, and dataset {splits.name!r} has "
             "none; use eval.features: pixels or inception"
         )
-    labels = splits.classifier_labels
-    num_classes = int(labels.max()) + 1
-    if splits.reference_labels is not None:
-        num_classes = max(num_classes, int(splits.reference_labels.max()) + 1)
+    num_classes = _num_classes(splits)
     key = _cache_key(splits, cfg, num_classes)
-    path = Path(cache_dir) / "features" / f"digits_cnn-{key}.pt"
-    net = DigitsCnn(splits.classifier.shape[1], num_classes, cfg)
+    header = cnn_header(splits.classifier.shape[1], num_classes, cfg)
+    if key == files.SHIPPED_DIGITS_CNN.data_key:
+        return files.read_shipped(), "shipped"
+    path = files.cache_path(cache_dir, "digits_cnn", key)
     if path.is_file():
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        net.to(device)
-    else:
-        gen = generator("digits_cnn", key)
-        # NOTE: this net is too small to gain from threads; with other trials on the same cores,
-        # 2 spinning OpenMP threads measured 8x the CPU time of 1 thread (66 s vs 8 s).
-        threads = 1 if device.type == "cpu" else torch.get_num_threads()
-        with _cpu_threads(threads):
-            net = train_digits_cnn(splits.classifier, labels, num_classes, cfg, gen, device)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({k: v.cpu() for k, v in net.state_dict().items()}, tmp)
-        os.replace(tmp, path)  # atomic: concurrent trials may race to write the same file
-    feats = CnnFeatures(net, device, None)
+        record = files.read_record(path, legacy_header=header, legacy_key=key)
+        if record.header != header:
+            raise UserError(f"{path}: made for {record.header}, these settings need {header}; "
+                            "delete it to retrain")
+        return record, "cache"
+    record = train_record(splits, cfg, device)
+    files.write_record(record, path)
+    return record, "trained"
+
+
+def train_record(splits: Splits, cfg: CnnConfig, device: torch.device) -> files.ExtractorRecord:
+    """Train the feature CNN on the splits' classifier images: a sealed extractor record.
+
+    Deterministic on one machine (the generator is keyed by the data key, one CPU thread);
+    another machine's CPU kernels give other weights, hence the shipped default.
+    """
+    assert splits.classifier_labels is not None
+    num_classes = _num_classes(splits)
+    key = _cache_key(splits, cfg, num_classes)
+    gen = generator("digits_cnn", key)
+    # NOTE: this net is too small to gain from threads; with other trials on the same cores,
+    # 2 spinning OpenMP threads measured 8x the CPU time of 1 thread (66 s vs 8 s).
+    threads = 1 if device.type == "cpu" else torch.get_num_threads()
+    with _cpu_threads(threads):
+        net = train_digits_cnn(splits.classifier, splits.classifier_labels, num_classes, cfg,
+                               gen, device)
+    settings = {"dataset": splits.name, "classifier_images": len(splits.classifier),
+                "image_shape": list(splits.classifier.shape[1:]), "torch": str(torch.__version__)}
+    return files.ExtractorRecord(
+        name="digits_cnn", data_key=key,
+        header=cnn_header(splits.classifier.shape[1], num_classes, cfg),
+        state={k: v.detach().cpu() for k, v in net.state_dict().items()}, settings=settings,
+    ).sealed()
+
+
+def load_or_train_cnn(
+    splits: Splits, cache_dir: Path, device: torch.device, cfg: CnnConfig | None = None
+) -> CnnFeatures:
+    """The feature CNN for these splits: shipped, from the cache, or trained now and cached
+    (:func:`cnn_record`).
+
+    Raises:
+        UserError: the dataset has no class labels (use ``pixels`` or ``inception``).
+    """
+    cfg = cfg or CnnConfig()
+    record, source = cnn_record(splits, cache_dir, device, cfg)
+    net = DigitsCnn(int(record.header["in_channels"]), int(record.header["num_classes"]), cfg)
+    net.load_state_dict(record.state)
+    net.to(device)
+    feats = CnnFeatures(net, device, None, digest=record.digest, source=source)
     if splits.reference_labels is not None:
         pred = feats.probabilities(splits.reference).argmax(dim=1)
         feats.accuracy = float((pred == splits.reference_labels).float().mean())
@@ -273,6 +345,7 @@ class InceptionFeatures:
         from cleanfid.resize import build_resizer
 
         self.model = InceptionV3W(str(path.parent), download=False).to(device).eval()
+        self.digest = _file_sha256(path)  # clean-fid's fixed weights, as read from the cache
         self.resize = build_resizer("clean")
         self.device = device
 
@@ -289,6 +362,14 @@ class InceptionFeatures:
             x = torch.from_numpy(arr).permute(0, 3, 1, 2).to(self.device, torch.float32)
             outs.append(self.model(x).cpu())
         return torch.cat(outs).float()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def dinov2_features(cache_dir: Path, device: torch.device) -> FeatureExtractor:

@@ -40,6 +40,7 @@ __all__ = [
     "DIRECTIONS",
     "DIVERGED",
     "EVAL_SECONDS",
+    "EXTRACTOR_DIGEST",
     "FEATURE_SPACES",
     "FIDELITY_SPACES",
     "FRONT_SIZE",
@@ -61,6 +62,7 @@ __all__ = [
     "committed_share_key",
     "direction",
     "fd_key",
+    "feature_space_of",
     "is_known_metric",
     "kid_key",
     "mem_key",
@@ -99,6 +101,9 @@ DIVERGED = "diverged"  # 1.0 when the trial's loss became NaN or infinite
 HYPERVOLUME = "hypervolume"  # parent run: hypervolume of the sweep's front
 FRONT_SIZE = "front_size"  # parent run: configurations on the front
 COMMIT_SIGMA_MEDIAN = "commit_sigma_median"  # `commitment`: median commitment sigma of copies
+# Trial tag and results-table column: digest of the fidelity feature extractor (eval.features)
+# that made the trial's fd_/kid_/mem_*_<features>/conf90/classifier_accuracy values.
+EXTRACTOR_DIGEST = "extractor_digest"
 
 
 def committed_share_key(level: float) -> str:
@@ -134,6 +139,23 @@ def _check_space(space: str, known: tuple[str, ...]) -> None:
 
 
 MEM_RATIO_PIXELS = mem_key("ratio", "pixels")
+
+
+def feature_space_of(metric: str) -> str | None:
+    """The learned feature space a metric is measured in (``digits_cnn``, ``inception``,
+    ``dinov2``), or None for pixel-space and other metrics. ``conf90`` and
+    ``classifier_accuracy`` come from the ``digits_cnn``. Metrics with a space can only be
+    compared when the extractors' digests (:data:`EXTRACTOR_DIGEST`) are equal."""
+    if metric in (CONF90, CLASSIFIER_ACCURACY):
+        return "digits_cnn"
+    base = metric
+    for suffix in SUFFIXES[1:]:
+        base = base.removesuffix(suffix)
+    for space in FEATURE_SPACES:
+        if space != "pixels" and base in (fd_key(space), kid_key(space),
+                                          *(mem_key(k, space) for k in MEM_KINDS)):
+            return space
+    return None
 
 
 def _build_directions() -> dict[str, Direction]:

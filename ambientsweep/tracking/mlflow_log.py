@@ -37,6 +37,7 @@ from ambientsweep.tracking.tags import (
     ROLE_TRIAL,
     TAG_BUDGET,
     TAG_CONFIG_HASH,
+    TAG_EXTRACTOR,
     TAG_FRONT,
     TAG_GROUP,
     TAG_NODE,
@@ -294,6 +295,7 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
             names.BUDGET_COMPLETE: t.get(TAG_BUDGET) == "true",
             "config_hash": t.get(TAG_CONFIG_HASH, ""), "group_id": t.get(TAG_GROUP, ""),
             "method": t.get("method", ""), "replicate": int(r.data.params.get("replicate", 0)),
+            names.EXTRACTOR_DIGEST: t.get(TAG_EXTRACTOR, ""),
         }
         for k, v in r.data.params.items():
             if k.startswith("param."):

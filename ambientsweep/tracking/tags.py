@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ambientsweep.metrics.names import EXTRACTOR_DIGEST
+
 
 class TrialState(str, Enum):
     """A trial's state in the record (the ``ambientsweep.state`` tag)."""
@@ -41,6 +43,7 @@ TAG_FRONT = "ambientsweep.on_front"
 TAG_NODE = "ray.node_id"  # the cluster node a trial ran on
 TAG_CONFIG_HASH = "config_hash"
 TAG_GROUP = "group_id"
+TAG_EXTRACTOR = EXTRACTOR_DIGEST  # sha256 of the fidelity feature extractor (set by run_trial)
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_PARENT, ROLE_TRIAL = "parent", "trial"
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: digits splits and one Evaluator (the feature CNN is trained once per run)."""
+"""Shared fixtures: digits splits and one Evaluator (default settings: the shipped feature CNN)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import torch
 from ambientsweep.data import Splits
 from ambientsweep.errors import UserError, WeightsMissingError
 from ambientsweep.metrics import Evaluator, weights
+from ambientsweep.metrics.extractor_files import SHIPPED_DIGITS_CNN
 from ambientsweep.metrics.features import (
     CnnFeatures,
     PixelFeatures,
@@ -32,11 +33,13 @@ def test_digits_cnn_accurate_and_full_rank(evaluator: Evaluator, digits_splits: 
     assert eig.min() > 1e-6 * eig.max()  # no dead units: covariance is not singular
 
 
-def test_digits_cnn_loaded_from_cache(
+def test_digits_cnn_default_is_the_shipped_one_and_loads_again_alike(
     evaluator: Evaluator, digits_splits: Splits, metrics_cache: Path
 ) -> None:
-    files = list((metrics_cache / "features").glob("digits_cnn-*.pt"))
-    assert len(files) == 1
+    """The default settings never write the cache (their weights ship with the package; the
+    train-on-first-use path is tests/metrics/test_extractor_files.py's)."""
+    assert not list(metrics_cache.glob("features/digits_cnn-*.pt"))
+    assert evaluator.extractor_digest == SHIPPED_DIGITS_CNN.digest
     start = time.perf_counter()
     again = load_or_train_cnn(digits_splits, metrics_cache, CPU)
     assert time.perf_counter() - start < 2.0
@@ -53,6 +56,7 @@ def test_digits_cnn_needs_labels(digits_splits: Splits, tmp_path: Path) -> None:
 def test_pixels() -> None:
     x = torch.rand(3, 1, 8, 8)
     assert torch.equal(PixelFeatures()(x), x.reshape(3, 64))
+    assert PixelFeatures.digest == "pixels"
 
 
 def test_inception_missing_weights_fails_fast(digits_splits: Splits, tmp_path: Path) -> None:
