@@ -1,4 +1,5 @@
-"""The wheel carries what the package reads at run time (the dashboard template)."""
+"""The wheel carries what the package reads at run time (the dashboard template, the shipped
+feature extractor)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from ambientsweep.analysis.dashboard import TEMPLATE
+from ambientsweep.metrics.extractor_files import SHIPPED_DIGITS_CNN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,4 +34,6 @@ def test_wheel_contains_the_dashboard_template(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("ambientsweep-*.whl")
     with zipfile.ZipFile(wheel) as z:
         data = z.read("ambientsweep/analysis/templates/pareto.template.html")
+        extractor = z.read("ambientsweep/metrics/data/digits_cnn_default.pt")
     assert data == TEMPLATE.read_bytes()
+    assert extractor == SHIPPED_DIGITS_CNN.path.read_bytes()  # the shipped feature CNN
