@@ -36,6 +36,9 @@ SweepArg = Annotated[Path, typer.Argument(help="A sweep file (sweeps/*.yaml).")]
 SweepsArg = Annotated[list[str], typer.Argument(help="Sweep files or names (one table).")]
 TrackingUriOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI (default: the "
                                                     "work dir's SQLite store).")]
+AllowLargeOpt = Annotated[bool, typer.Option(
+    "--allow-large", help="Lift the caps on trials, replicates, grid points and per-trial "
+    "budgets (kimg, samples, resolution, model size) for a real large sweep.")]
 TableOutOpt = Annotated[Path | None, typer.Option(help="Also write the table(s) to this file.")]
 AllowMixedOpt = Annotated[bool, typer.Option(
     "--allow-mixed-extractors", help="Aggregate or compare metrics made with different feature "
@@ -68,13 +71,14 @@ def _echo_and_save(text: str, out: Path | None) -> None:
 
 
 @app.command()
-def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to check.")]) -> None:
+def validate(sweeps: Annotated[list[Path], typer.Argument(help="Sweep files to check.")],
+             allow_large: AllowLargeOpt = False) -> None:
     """Check sweep files (and their base configs) without running anything."""
     from ambientsweep.spec import load_sweep
     from ambientsweep.spec.load import grid_points
 
     for path in sweeps:
-        loaded = _guard(lambda path=path: load_sweep(path))
+        loaded = _guard(lambda path=path: load_sweep(path, allow_large=allow_large))
         spec = loaded.spec
         n = (f"{len(grid_points(spec))} grid points" if spec.search.algorithm == algorithms.GRID
              else f"{spec.search.num_trials} {spec.search.algorithm} trials")
@@ -88,12 +92,14 @@ def plan(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     max_trials: Annotated[int | None, typer.Option(help="Run at most this many trials.")] = None,
     smoke: Annotated[bool, typer.Option(help="Tiny budget, at most 2 trials.")] = False,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Dry run: the trials, resources asked against available, work dir, estimated duration."""
     from ambientsweep.commands.plan import describe_plan
     from ambientsweep.commands.run import make_plan
 
-    p = _guard(lambda: make_plan(sweep, workdir=workdir, max_trials=max_trials, smoke=smoke))
+    p = _guard(lambda: make_plan(sweep, workdir=workdir, max_trials=max_trials, smoke=smoke,
+                                 allow_large=allow_large))
     _guard(lambda: describe_plan(p, out=sys.stdout))
 
 
@@ -110,12 +116,13 @@ def run(
                                         "gets '-smoke').")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an existing sweep of the same name "
                                          "and spec.")] = True,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Run a sweep (or resume it): Ray Tune trials, MLflow records, Pareto exports."""
     from ambientsweep.commands.run import make_plan, run_sweep
 
     p = _guard(lambda: make_plan(sweep, workdir=workdir, tracking_uri=tracking_uri,
-                                 max_trials=max_trials, smoke=smoke))
+                                 max_trials=max_trials, smoke=smoke, allow_large=allow_large))
     outcome = _guard(lambda: run_sweep(p, address=address, resume=resume))
     if outcome.state == "interrupted":
         raise typer.Exit(code=130)

@@ -134,12 +134,49 @@ class TrialConfig(_Frozen):
         return self.method.budget_kimg(self)
 
     def config_hash(self) -> str:
-        """Stable hash of the resolved config (seed and replicate included)."""
-        return _hash(self.model_dump(mode="json"))
+        """Stable hash of the experiment (seed and replicate included), not of the machine.
+
+        The execution-only fields (:data:`EXECUTION_ONLY`: threads, device, data root, ...)
+        are left out, so the same configuration gets the same hash, and hence the same
+        initialisation and training seeds, wherever it runs.
+        """
+        return _hash(experiment_dict(self))
 
     def group_id(self) -> str:
         """Hash without the replicate: seed replicates of one configuration share it."""
-        return _hash(self.model_dump(mode="json", exclude={"replicate"}))
+        d = experiment_dict(self)
+        d.pop("replicate", None)
+        return _hash(d)
+
+
+# Fields that say where and how a trial runs, not what it trains: excluded from config_hash
+# and the seeds derived from it. (A different thread count or device still changes float
+# rounding, which training amplifies; README "Running elsewhere".) The data root names where
+# the dataset's files are, not which dataset: `data.name` (and the files) say that.
+EXECUTION_ONLY: tuple[str, ...] = (
+    "data.root",
+    "data.download",
+    "train.device",
+    "train.compile",
+    "train.num_threads",
+    "train.gpu_memory_fraction",
+    "train.checkpoint_every_kimg",
+    "train.log_every_kimg",
+    "eval.save_images",
+    "eval.gallery_size",
+)
+
+
+def experiment_dict(config: TrialConfig) -> dict[str, Any]:
+    """The config as JSON-able data without the :data:`EXECUTION_ONLY` fields."""
+    d = config.model_dump(mode="json")
+    for dotted in EXECUTION_ONLY:
+        *parents, leaf = dotted.split(".")
+        node = d
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
+    return d
 
 
 def _hash(obj: Any) -> str:

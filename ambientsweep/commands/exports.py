@@ -76,11 +76,15 @@ def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
     if p.suffix in (".yaml", ".yml") or p.is_file():
         from ambientsweep.spec import load_sweep
 
-        name = load_sweep(p).spec.name
+        name = load_sweep(p, allow_large=True).spec.name  # caps are for running, not reading
     paths = sweep_paths(workdir, name)
     saved = paths.sweep_dir / "spec.json"
     if not saved.is_file():
         raise UserError(f"no sweep {name!r} in {paths.root} (run it first, or check --workdir)")
+    from ambientsweep.versions import check_version, read_json_version
+
+    version = read_json_version(paths.state_file) or read_json_version(saved)
+    check_version(version, "export", f"sweep folder {paths.sweep_dir}")
     spec = json.loads(saved.read_text())["spec"]
     return name, (spec.get("tracking") or {}).get("experiment") or name, spec
 

@@ -20,6 +20,7 @@ from ambientsweep.errors import UserError
 from ambientsweep.search.algorithms import GRID
 from ambientsweep.spec.load import LoadedSweep, grid_points, load_sweep
 from ambientsweep.tracking.tags import TrialState, ended_count
+from ambientsweep.versions import SCHEMA_VERSION, TAG_SCHEMA_VERSION, VERSION_KEY, check_version
 from ambientsweep.workdir import SweepPaths, check_writable, sweep_paths
 
 if TYPE_CHECKING:
@@ -52,17 +53,31 @@ class Plan:
         return self.loaded.spec
 
     def spec_hash(self) -> str:
+        """Hash of what the sweep trains: execution-only keys and resources left out, so a
+        sweep folder moved to another machine layout (data root, threads) still resumes."""
         import hashlib
 
-        blob = json.dumps({"spec": self.spec.model_dump(mode="json"), "base": self.loaded.base,
-                           "trials": self.num_configs}, sort_keys=True, default=str)
+        from ambientsweep.config import EXECUTION_ONLY
+
+        spec = self.spec.model_dump(mode="json", exclude={"resources": True,
+                                                          "execution": {"address"}})
+        spec["overrides"] = {k: v for k, v in spec["overrides"].items()
+                             if k not in EXECUTION_ONLY}
+        base = json.loads(json.dumps(self.loaded.base, default=str))
+        for dotted in EXECUTION_ONLY:
+            section, _, leaf = dotted.partition(".")
+            if isinstance(base.get(section), dict):
+                base[section].pop(leaf, None)
+        blob = json.dumps({"spec": spec, "base": base, "trials": self.num_configs},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str | None = None,
-              max_trials: int | None = None, smoke: bool = False) -> Plan:
+              max_trials: int | None = None, smoke: bool = False,
+              allow_large: bool = False) -> Plan:
     """Validate everything that can be checked without starting Ray; writes nothing."""
-    loaded = load_sweep(sweep_file)
+    loaded = load_sweep(sweep_file, allow_large=allow_large)
     spec = loaded.spec
     if smoke:
         from ambientsweep.methods import method_spec
@@ -106,6 +121,7 @@ def environment_problems(plan: Plan, address: str | None) -> list[str]:
         hint = "" if data.name == "imagefolder" else "; or set data.download: true to fetch it"
         problems.append(f"{plan.loaded.path}: data.root: folder {data.root} for dataset "
                         f"{data.name!r} does not exist{hint}")
+    problems += weights_problems(plan)
     if not (address or plan.spec.execution.address):
         from ambientsweep.search.resources import check_resources, local_resources
 
@@ -119,12 +135,40 @@ def environment_problems(plan: Plan, address: str | None) -> list[str]:
     return problems
 
 
+def weights_problems(plan: Plan) -> list[str]:
+    """Feature extractors the trials need whose weights are not in the cache (the fetch
+    command's message), before anything starts rather than inside the first trial."""
+    from ambientsweep.errors import WeightsMissingError
+    from ambientsweep.metrics.weights import require_weights
+
+    configs = [plan.loaded.trial_config(p) for p in (plan.points or [{}])]
+    problems = []
+    if any(c.eval.features == "inception" for c in configs):
+        try:
+            require_weights("inception", plan.paths.cache)
+        except WeightsMissingError as e:
+            problems.append(f"{plan.loaded.path}: eval.features: {e}")
+    if any(c.eval.dinov2 for c in configs):
+        from ambientsweep.metrics.features import dinov2_features
+
+        try:
+            dinov2_features(plan.paths.cache, device=None)  # type: ignore[arg-type]
+        except WeightsMissingError as e:
+            problems.append(f"{plan.loaded.path}: eval.dinov2: {e}")
+    return problems
+
+
 def _check_state(plan: Plan, resume: bool) -> bool:
     """Whether this is a resume; errors when the folder holds another spec or resume is off."""
     state = plan.paths.state_file
     if not state.is_file():
         return False
     saved = json.loads(state.read_text())
+    if resume and plan.spec.execution.resume != "never":
+        check_version(saved.get(VERSION_KEY), "resume", f"sweep folder {plan.paths.sweep_dir}",
+                      fix=f"Its results stay readable (ambientsweep pareto {plan.spec.name} "
+                      f"--workdir {plan.paths.root}); to run the sweep with this version, give "
+                      "it another name (name: in the sweep file) or another --workdir.")
     if not resume or plan.spec.execution.resume == "never":
         raise UserError(
             f"sweep {plan.spec.name!r} already exists in {plan.paths.sweep_dir}; rerun with "
@@ -161,6 +205,13 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
     if problems:
         raise UserError("\n".join(problems))
     resumed = _check_state(plan, resume)
+    from ambientsweep.tracking.mlflow_log import check_parent_version
+
+    # A parent recorded by another version (a shared server, with no local folder to say so).
+    check_parent_version(plan.uri, plan.experiment, plan.spec.name, fix=(
+        f"Its results stay readable (ambientsweep pareto {plan.spec.name}); to run the sweep "
+        "with this version, give it another name (name: in the sweep file) or another "
+        "tracking.experiment."))
     t0 = time.monotonic()
     cluster = ray_cluster.start_ray(address, plan.paths.log_file)
     try:
@@ -215,11 +266,14 @@ def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
     paths.cache.mkdir(parents=True, exist_ok=True)
     if not resumed:
         paths.state_file.write_text(json.dumps({"name": spec.name, "spec_hash": plan.spec_hash(),
-                                                "sweep_file": str(plan.loaded.path)}))
+                                                "sweep_file": str(plan.loaded.path),
+                                                VERSION_KEY: SCHEMA_VERSION}))
     (paths.sweep_dir / "spec.json").write_text(json.dumps(
-        {"spec": spec.model_dump(mode="json"), "base": plan.loaded.base}, indent=1, default=str))
+        {"spec": spec.model_dump(mode="json"), "base": plan.loaded.base,
+         VERSION_KEY: SCHEMA_VERSION}, indent=1, default=str))
     tracking = SweepTracking(plan.uri, plan.experiment, spec.name, paths.artifacts)
-    _, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)})
+    parent, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)})
+    tracking.client.set_tag(parent, TAG_SCHEMA_VERSION, str(SCHEMA_VERSION))
     if not was_there:
         tracking.log_params({"base": str(plan.loaded.base_path), "search": spec.search.algorithm,
                              "replicates": spec.replicates, "seed": spec.seed,

@@ -45,11 +45,10 @@ from ambientsweep.metrics.fidelity import (
 )
 from ambientsweep.metrics.memorization import MemorizationReport, memorization
 from ambientsweep.metrics.pictures import save_gallery, save_grid, save_similarity_histogram
+from ambientsweep.metrics.reported import pixel_sanity
 from ambientsweep.utils.seeding import derive_seed
 
 __all__ = ["Evaluator"]
-
-_PIXEL_SANITY_MAX_DIM = 1024
 
 
 class _Space:
@@ -86,9 +85,7 @@ class Evaluator:
         if cfg.dinov2:
             dino = build_extractor("dinov2", splits, cache_dir=cache_dir, device=device)
             self.spaces.append(_Space(dino, splits.reference))
-        self.pixel_sanity = cfg.features != "pixels" and (
-            int(np.prod(self.image_shape)) <= _PIXEL_SANITY_MAX_DIM
-        )
+        self.pixel_sanity = pixel_sanity(cfg, int(np.prod(self.image_shape)))
         self.classifier_accuracy = main.accuracy if isinstance(main, CnnFeatures) else None
         # Which exact extractor made the fidelity metrics (recorded with them by the trial).
         self.extractor_digest: str = main.digest

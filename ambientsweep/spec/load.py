@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ambientsweep.config import TrialConfig
 from ambientsweep.errors import UserError
 from ambientsweep.methods import default_kind, kinds, method_spec
-from ambientsweep.search import algorithms
 from ambientsweep.spec.schema import Param, SweepSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -54,38 +51,16 @@ class LoadedSweep:
 
 
 # ----------------------------------------------------------------------------------------------
-# YAML with line numbers.
+# YAML with line numbers (bounded, unambiguous: ambientsweep.spec.safe_yaml).
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read file ({e.strerror})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise SpecError(f"{path}{where}: YAML syntax error: {problem}") from None
-    lines: dict[tuple[str, ...], int] = {}
-    _collect_lines(node, (), lines)
-    return data, lines
+    from ambientsweep.spec.safe_yaml import YamlRefused, read_yaml
 
-
-def _collect_lines(node: Any, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = prefix + (str(k.value),)
-            out[key] = k.start_mark.line + 1
-            _collect_lines(v, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            key = prefix + (str(i),)
-            out[key] = v.start_mark.line + 1
-            _collect_lines(v, key, out)
+    try:
+        return read_yaml(path)
+    except YamlRefused as e:
+        raise SpecError(str(e)) from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,8 +204,16 @@ def _probe_values(p: Param) -> list[Any]:
 # ----------------------------------------------------------------------------------------------
 
 
-def load_sweep(path: str | Path) -> LoadedSweep:
-    """Read and validate a sweep file and its base config. Raises SpecError on any problem."""
+def load_sweep(path: str | Path, *, allow_large: bool = False) -> LoadedSweep:
+    """Read and validate a sweep file and its base config. Raises SpecError on any problem.
+
+    Bounded time and memory for any file (``spec.safe_yaml``, ``spec.limits``); the caps on
+    sizes and budgets are lifted by ``allow_large`` (the CLI's ``--allow-large``).
+    """
+    from ambientsweep.spec import checks
+    from ambientsweep.spec.limits import limits_for
+
+    limits = limits_for(allow_large)
     path = Path(path).resolve()
     if not path.is_file():
         raise SpecError(f"{path}: no such sweep file")
@@ -242,6 +225,9 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     except ValidationError as e:
         raise SpecError("\n".join(_format_errors(e, file=path, prefix=(), lines=lines,
                                                  model=SweepSpec))) from None
+    size = checks.size_errors(spec, path, lines, limits)
+    if size:
+        raise SpecError("\n".join(size))
 
     base_path = _resolve_base(spec.base, path)
     if base_path is None:
@@ -271,6 +257,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     errors: list[str] = []
     errors += _check_config(merged, {}, path, ("overrides",), lines)
     # Every searched key must be a real config key, and every probe value must validate.
+    probes: list[tuple[tuple[str, ...], dict[str, Any]]] = []
     for key, param in spec.space.items():
         for i, value in enumerate(_probe_values(param)):
             where = ("space", key, param.kind, str(i))
@@ -278,18 +265,15 @@ def load_sweep(path: str | Path) -> LoadedSweep:
             if errs:
                 errors += errs
                 break
+            probes.append((where, {key: value}))
     if errors:
         raise SpecError("\n".join(dict.fromkeys(errors)))
-    # Grid points are checked jointly too (e.g. a conditional combination).
+    # Budgets under the caps and objectives reported, for the fixed config, every probe value
+    # and (grid) every point, counted lazily up to the cap.
     loaded = LoadedSweep(spec=spec, path=path, base_path=base_path, base=merged)
-    if spec.search.algorithm == algorithms.GRID:
-        for point in itertools.islice(grid_points(spec), 10_000):
-            try:
-                loaded.trial_config(point)
-            except ValidationError as e:
-                msgs = [f"{x['loc']}: {x['msg']}" for x in e.errors(include_url=False)]
-                raise SpecError(f"{path}: space: the grid point {point} is invalid: "
-                                + "; ".join(msgs)) from None
+    errors = checks.plan_errors(loaded, lines, base_lines, limits, probes)
+    if errors:
+        raise SpecError("\n".join(errors))
     return loaded
 
 
@@ -328,19 +312,13 @@ def _check_config(
 
 
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """All points of a grid sweep (cross product of grid/choice values; `when` respected)."""
-    keys = list(spec.space)
-    values = [spec.space[k].grid or spec.space[k].choice or [] for k in keys]
-    points: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
-    for combo in itertools.product(*values):
-        point = dict(zip(keys, combo, strict=True))
-        active = {k: v for k, v in point.items() if is_active(spec.space[k], point)}
-        sig = tuple(sorted((k, repr(v)) for k, v in active.items()))
-        if sig not in seen:
-            seen.add(sig)
-            points.append(active)
-    return points
+    """All points of a grid sweep (cross product of grid/choice values; `when` respected).
+
+    Bounded for a spec that :func:`load_sweep` accepted (it counts the points under a cap).
+    """
+    from ambientsweep.spec.checks import iter_grid_points
+
+    return list(iter_grid_points(spec))
 
 
 def is_active(param: Param, point: dict[str, Any]) -> bool:

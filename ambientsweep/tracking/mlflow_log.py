@@ -50,6 +50,7 @@ from ambientsweep.tracking.tags import (
     TrialState,
 )
 from ambientsweep.tracking.uri import check_reachable, default_uri
+from ambientsweep.versions import TAG_SCHEMA_VERSION, check_version, read_tag
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
 
@@ -88,16 +89,20 @@ class SweepTracking:
         """What the trials need to log under this sweep's parent run."""
         return SweepRef(self.uri, self.experiment_id, self.parent_run_id, self.sweep)
 
-    def ensure_parent(self, tags: dict[str, str]) -> tuple[str, bool]:
-        """Find this sweep's parent run or create it; returns (run id, resumed)."""
+    def _find_parent(self) -> Any:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and "
                           f"tags.`{TAG_SWEEP}` = '{self.sweep}'",
             max_results=1,
         )
-        if runs:
-            self.parent_run_id = runs[0].info.run_id
+        return runs[0] if runs else None
+
+    def ensure_parent(self, tags: dict[str, str]) -> tuple[str, bool]:
+        """Find this sweep's parent run or create it; returns (run id, resumed)."""
+        found = self._find_parent()
+        if found is not None:
+            self.parent_run_id = found.info.run_id
             self.client.update_run(self.parent_run_id, status="RUNNING")
             self.client.set_tag(self.parent_run_id, TAG_STATE, TrialState.RUNNING.value)
             return self.parent_run_id, True
@@ -258,12 +263,31 @@ def open_trial_run(ref: SweepRef, trial_id: str, *, run_name: str, params: dict[
                                tags={TAG_CONFIG_HASH: config_hash, TAG_GROUP: group_id})
 
 
+def check_parent_version(uri: str, experiment: str, sweep: str, fix: str) -> None:
+    """Stop (``IncompatibleVersion``) when sweep `sweep` already has a parent run recorded by a
+    schema version that cannot be resumed (e.g. on a shared server, with no local sweep folder
+    to say so). Reads only: a store or experiment that does not exist yet is left uncreated."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return
+    runs = client.search_runs([exp.experiment_id],
+                              filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and "
+                                            f"tags.`{TAG_SWEEP}` = '{sweep}'", max_results=1)
+    if runs:
+        found = read_tag(runs[0].data.tags, TAG_SCHEMA_VERSION)
+        check_version(None if found is None else int(found), "resume",
+                      f"parent run {runs[0].info.run_id} of sweep {sweep!r} in {uri}", fix=fix)
+
+
 def find_finished(ref: SweepRef, config_hash: str) -> dict[str, float] | None:
     """Final metrics of a finished full-budget trial with this config hash, if one exists."""
     client = MlflowClient(tracking_uri=ref.uri)
     for r in search_children(client, ref.experiment_id, ref.parent_run_id):
         t = r.data.tags
-        if t.get(TAG_CONFIG_HASH) == config_hash and t.get(TAG_BUDGET) == "true":
+        if read_tag(t, TAG_CONFIG_HASH) == config_hash and t.get(TAG_BUDGET) == "true":
             return dict(r.data.metrics)
     return None
 
@@ -293,8 +317,10 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
             "sweep": sweep, "trial_id": t.get(TAG_TRIAL_ID, ""), "run_id": r.info.run_id,
             "state": t.get(TAG_STATE, TrialState.RUNNING.value), "reason": t.get(TAG_REASON, ""),
             names.BUDGET_COMPLETE: t.get(TAG_BUDGET) == "true",
-            "config_hash": t.get(TAG_CONFIG_HASH, ""), "group_id": t.get(TAG_GROUP, ""),
-            "method": t.get("method", ""), "replicate": int(r.data.params.get("replicate", 0)),
+            # Tags renamed since (ambientsweep.versions.TAG_RENAMES) are read under either name.
+            "config_hash": read_tag(t, TAG_CONFIG_HASH, ""),
+            "group_id": read_tag(t, TAG_GROUP, ""), "method": read_tag(t, "method", ""),
+            "replicate": int(r.data.params.get("replicate", 0)),
             names.EXTRACTOR_DIGEST: t.get(TAG_EXTRACTOR, ""),
         }
         for k, v in r.data.params.items():

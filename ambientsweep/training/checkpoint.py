@@ -1,5 +1,9 @@
 """Checkpoints: state dicts + the resolved config as JSON, written atomically, loaded safely.
 
+Every checkpoint records ``schema_version`` (:mod:`ambientsweep.versions`): a trial resumes
+only from a checkpoint of a version it can resume from, and ``sample``/``commitment`` refuse a
+model from a version whose models mean something else.
+
 No pickled code (EDM's persistence pickles source): a checkpoint holds tensors and primitives
 only, so ``torch.load(..., weights_only=True)`` reads it, and the model is rebuilt from the
 config.
@@ -18,6 +22,7 @@ import torch
 from ambientsweep.config import TrialConfig
 from ambientsweep.errors import UserError
 from ambientsweep.models.precond import Denoiser, build_denoiser
+from ambientsweep.versions import VERSION_KEY, check_version
 
 CHECKPOINT_NAME = "checkpoint.pt"
 VARIANT_KEY = "variant"  # the method fields a checkpoint's network depends on, as saved
@@ -114,6 +119,9 @@ def load_ema_denoiser(
 ) -> tuple[Denoiser, TrialConfig]:
     """The EMA denoiser (eval mode) and the trial config stored in a Trainer checkpoint."""
     state = load_checkpoint(checkpoint_path, map_location=device)
+    check_version(state.get(VERSION_KEY), "load_model", f"checkpoint {checkpoint_path}",
+                  fix="Retrain the trial with this version (or sample it with the version that "
+                  "wrote it).")
     config = config_from_json(state["config"])
     check_variant(state, config, checkpoint_path)
     c, h, _ = (int(v) for v in state["image_shape"])

@@ -36,6 +36,7 @@ from ambientsweep.training.checkpoint import (
 )
 from ambientsweep.training.ema import EMA
 from ambientsweep.utils.seeding import derive_seed, generator
+from ambientsweep.versions import SCHEMA_VERSION, VERSION_KEY, IncompatibleVersion, check_version
 
 # ----------------------------------------------------------------------------------------------
 # What the trial plugs in.
@@ -154,16 +155,24 @@ class Trainer:
         self._last_eval_nimg = -1
         self.resumed = False
         if self.checkpoint_path.exists():
-            state = load_checkpoint(self.checkpoint_path, map_location=self.device)
-            if state.get("config_hash") == self._hash:
-                check_variant(state, config, self.checkpoint_path)
-                self._load_state(state)
-                self.resumed = True
-            else:
-                warnings.warn(
-                    f"{self.checkpoint_path} belongs to another config; starting afresh",
-                    stacklevel=2,
-                )
+            self._resume_from(load_checkpoint(self.checkpoint_path, map_location=self.device))
+
+    def _resume_from(self, state: dict[str, Any]) -> None:
+        """Continue from `state` when it is of a resumable schema version and this config."""
+        try:
+            check_version(state.get(VERSION_KEY), "resume", str(self.checkpoint_path))
+        except IncompatibleVersion as e:
+            warnings.warn(f"{e} Starting afresh.", stacklevel=3)
+            return
+        if state.get("config_hash") == self._hash:
+            check_variant(state, self.config, self.checkpoint_path)
+            self._load_state(state)
+            self.resumed = True
+        else:
+            warnings.warn(
+                f"{self.checkpoint_path} belongs to another config; starting afresh",
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------------------------------------
     # The loop.
@@ -369,6 +378,7 @@ class Trainer:
             "config": config_to_json(self.config),
             "config_hash": self._hash,
             VARIANT_KEY: method_variant(self.config),
+            VERSION_KEY: SCHEMA_VERSION,
             "image_shape": list(self.image_shape),
             "extra_channels": int(self.method.extra_channels),
             "net": self.net.state_dict(),

@@ -49,6 +49,13 @@ def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
     assert len(parents) == 1
     assert parents[0].info.status == "FINISHED"
     assert len(children) == 3
+    # The schema version is recorded in the sweep folder and on the parent run.
+    from ambientsweep.versions import SCHEMA_VERSION, TAG_SCHEMA_VERSION, VERSION_KEY
+
+    for name in ("sweep.json", "spec.json"):
+        saved = json.loads((workdir / "sweeps" / "mo" / name).read_text())
+        assert saved[VERSION_KEY] == SCHEMA_VERSION, name
+    assert parents[0].data.tags[TAG_SCHEMA_VERSION] == str(SCHEMA_VERSION)
     for c in children:
         assert c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert c.data.tags["ambientsweep.state"] == "complete"

@@ -160,3 +160,47 @@ def test_methods_without_variant_fields_record_none(splits, make_config, tmp_pat
     _trainer(cfg, splits, tmp_path).run()
     assert load_checkpoint(tmp_path / CHECKPOINT_NAME)[VARIANT_KEY] == {}
     assert method_variant(cfg) == {}
+
+
+def _rewrite_version(path: Path, version: int | None) -> None:
+    from ambientsweep.versions import VERSION_KEY
+
+    state = torch.load(path, weights_only=True)
+    if version is None:
+        state.pop(VERSION_KEY)  # as written before versions were recorded
+    else:
+        state[VERSION_KEY] = version
+    torch.save(state, path)
+
+
+def test_checkpoint_records_the_schema_version(splits, make_config, tmp_path: Path) -> None:
+    from ambientsweep.versions import SCHEMA_VERSION, VERSION_KEY
+
+    _trainer(make_config(), splits, tmp_path).run()
+    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert state[VERSION_KEY] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("version", [None, 99])
+def test_checkpoint_of_another_version_is_not_resumed(version, splits, make_config,
+                                                      tmp_path: Path) -> None:
+    """A checkpoint from before versions (1) or from a newer ambientsweep (99): afresh."""
+    cfg = make_config()
+    _trainer(cfg, splits, tmp_path).run()
+    _rewrite_version(tmp_path / CHECKPOINT_NAME, version)
+    with pytest.warns(UserWarning, match="schema version") as record:
+        again = _trainer(cfg, splits, tmp_path)
+    assert not again.resumed and again.nimg == 0
+    text = str(record[0].message)
+    assert ("newer ambientsweep" in text) if version else ("cannot resume" in text)
+
+
+def test_model_from_a_newer_version_is_refused(splits, make_config, tmp_path: Path) -> None:
+    from ambientsweep.versions import IncompatibleVersion
+
+    _trainer(make_config(), splits, tmp_path).run()
+    _rewrite_version(tmp_path / CHECKPOINT_NAME, None)
+    load_ema_denoiser(tmp_path / CHECKPOINT_NAME)  # version 1 models mean the same: read
+    _rewrite_version(tmp_path / CHECKPOINT_NAME, 99)
+    with pytest.raises(IncompatibleVersion, match=r"newer ambientsweep.*Upgrade"):
+        load_ema_denoiser(tmp_path / CHECKPOINT_NAME)

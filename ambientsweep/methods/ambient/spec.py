@@ -8,7 +8,9 @@ from ambientsweep.methods.spec import MethodSpecBase
 from ambientsweep.utils.frozen import Probability
 
 if TYPE_CHECKING:
+    from ambientsweep.config import TrialConfig
     from ambientsweep.methods.ambient.method import Ambient
+    from ambientsweep.metrics.reported import When
 
 
 class AmbientSpec(MethodSpecBase):
@@ -29,6 +31,14 @@ class AmbientSpec(MethodSpecBase):
         "mask_precond": "unscaled",
         "clip_denoised": False,
     }
+
+    def reported_metrics(self, config: TrialConfig, evaluations: When) -> dict[str, When]:
+        """``holes_contrast`` at every evaluation when some pixels are erased (survival
+        (1 - p)(1 - delta) below 1; ``Ambient.sample_metrics``)."""
+        from ambientsweep.metrics.names import HOLES_CONTRAST
+
+        survival = (1.0 - self.p) * (1.0 - self.delta)
+        return {HOLES_CONTRAST: evaluations} if survival < 1.0 else {}
 
     @classmethod
     def method_class(cls) -> type[Ambient]:

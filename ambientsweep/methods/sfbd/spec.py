@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ambientsweep.methods.spec import MethodSpecBase
+from ambientsweep.methods.spec import MethodSpecBase, split_suffixes
 from ambientsweep.utils.frozen import Fraction
 
 if TYPE_CHECKING:
     from ambientsweep.config import TrialConfig
     from ambientsweep.methods.sfbd.method import Sfbd
+    from ambientsweep.metrics.reported import When
 
 
 class SfbdSpec(MethodSpecBase):
@@ -44,6 +45,21 @@ class SfbdSpec(MethodSpecBase):
     def budget_kimg(self, config: TrialConfig) -> float:
         """Pretraining plus K rounds of fine-tuning (the fit phases of ``Sfbd.phases``)."""
         return self.pretrain_kimg + self.rounds * self.round_kimg
+
+    def memorization_suffixes(self, config: TrialConfig) -> tuple[str, ...]:
+        """All training images, the clean ones and the noisy ones' hidden originals."""
+        return ("", *split_suffixes(config, self.clean_fraction))
+
+    def evaluates_per_round(self, config: TrialConfig) -> bool:
+        """After pretraining and every round but the last (``Sfbd.phases``)."""
+        return self.rounds >= 1
+
+    def reported_metrics(self, config: TrialConfig, evaluations: When) -> dict[str, When]:
+        """``psnr_denoised`` after every backward step (one per round)."""
+        from ambientsweep.metrics.names import PSNR_DENOISED
+        from ambientsweep.metrics.reported import When
+
+        return {PSNR_DENOISED: When.ROUND} if self.rounds >= 1 else {}
 
     @classmethod
     def method_class(cls) -> type[Sfbd]:
