@@ -1,6 +1,6 @@
 """A self-contained HTML dashboard of one or several sweeps' fronts (plotly, opens offline).
 
-The page (template: ``dashboards/pareto.template.html``) holds:
+The page (template: ``ambientsweep/analysis/templates/pareto.template.html``) holds:
 - the Pareto scatter, one marker per trial with metrics, the configuration means with their
   replicate std, and each sweep's front as a step line; hovering a trial shows its parameters
   and thumbnails of its sample grid and memorization gallery (``image.samples`` and
@@ -41,8 +41,8 @@ from ambientsweep.analysis.aggregate import (
 )
 from ambientsweep.analysis.pareto import ObjectiveLike, ParetoInfo, SeriesInfo
 
-# dashboards/pareto.template.html, reached through a link inside the package so that a wheel
-# (setuptools copies the file) carries it too.
+# A real file inside the package (sdists and wheels carry it); dashboards/ in the repository
+# only links to it.
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "pareto.template.html"
 IMAGE_COLUMNS = {"samples": "image.samples", "gallery": "image.gallery"}
 THUMBNAIL_PX = 192  # longest side of an embedded thumbnail
@@ -77,8 +77,8 @@ def write_dashboard(
         info = compute_pareto(tables, objectives, color_by)
     if not template.is_file():
         raise FileNotFoundError(
-            f"dashboard template {template} not found (it ships in the repository's "
-            "dashboards/ and in the package)"
+            f"dashboard template {template} not found (it ships inside the package: "
+            "ambientsweep/analysis/templates/)"
         )
     trials = _trial_records(info, tables)
     data = {
