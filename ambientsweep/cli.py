@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -156,26 +153,29 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
 
 
 @app.command()
-def ui(workdir: WorkdirOpt = DEFAULT_WORKDIR,
+def ui(sweep: Annotated[str | None, typer.Argument(help="Sweep name (or experiment) to link "
+                                                   "to (default: every sweep in the store).")]
+       = None,
+       workdir: WorkdirOpt = DEFAULT_WORKDIR,
        host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")]
        = "127.0.0.1",
-       port: Annotated[int, typer.Option()] = 5000,
+       port: Annotated[int, typer.Option(help="Port of the MLflow server.")] = 5000,
+       open_browser: Annotated[bool, typer.Option("--open", help="Open the first sweep's "
+                                                  "trials page in the web browser.")] = False,
        tracking_uri: TrackingUriOpt = None) -> None:
-    """Serve the MLflow UI over the work dir's store (all sweeps run from it) and print the URL."""
+    """Serve the MLflow UI over the work dir's store and print each sweep's trials page (the
+    runs flat, objectives as columns). With an http(s) --tracking-uri: print that server's."""
+    from ambientsweep.commands.ui import ServerError, serve_ui
     from ambientsweep.tracking.uri import store_uri
 
     uri = _guard(lambda: store_uri(workdir, tracking_uri, existing=True))
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
-           "--host", host, "--port", str(port), "--workers", "1"]
-    proc = subprocess.Popen(cmd, env=env)
-    url = f"http://{host}:{port}"
-    typer.echo(f"MLflow UI: {url}   (store {uri}; Ctrl-C stops it)", err=False)
     try:
-        raise typer.Exit(code=proc.wait())
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        code = _guard(lambda: serve_ui(uri, host=host, port=port, sweep=sweep,
+                                       open_browser=open_browser))
+    except ServerError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    raise typer.Exit(code=code)
 
 
 @app.command()
