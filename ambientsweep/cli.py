@@ -130,26 +130,24 @@ def run(
 @app.command()
 def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name.")],
            workdir: WorkdirOpt = DEFAULT_WORKDIR,
-           tracking_uri: TrackingUriOpt = None) -> None:
+           tracking_uri: TrackingUriOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts (stable "
+                                                 "keys; see commands/status.py).")] = False,
+           ) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
     from ambientsweep.commands.exports import resolve_sweep
-    from ambientsweep.metrics import names
+    from ambientsweep.commands.status import status_json, status_text
     from ambientsweep.tracking.mlflow_log import load_results
     from ambientsweep.tracking.uri import store_uri
 
-    name, experiment, _ = _guard(lambda: resolve_sweep(sweep, workdir))
+    name, experiment, spec = _guard(lambda: resolve_sweep(sweep, workdir))
     uri = _guard(lambda: store_uri(workdir, tracking_uri, existing=True))
     df = _guard(lambda: load_results(uri, experiment, name))
-    if df.empty:
-        typer.echo(f"sweep {name}: no trials recorded yet")
-        return
-    cols = ["trial_id", "state", "replicate"] + [c for c in df.columns if c.startswith("param.")]
-    metric_cols = [c for c in df.columns if c in names.HEADLINE_METRICS]
-    show = df[cols + metric_cols].rename(columns=lambda c: c.removeprefix("param."))
-    counts = df["state"].value_counts().to_dict()
-    typer.echo(f"sweep {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    typer.echo(show.sort_values(list(show.columns[3:4]) or ["trial_id"]).to_string(
-        index=False, float_format=lambda v: f"{v:.4g}"))
+    if as_json:
+        objectives = [o["metric"] for o in spec.get("objectives", [])]
+        typer.echo(status_json(name, experiment, objectives, df), nl=False)
+    else:
+        typer.echo(status_text(name, df), nl=False)
 
 
 @app.command()

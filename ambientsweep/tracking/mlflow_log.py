@@ -315,6 +315,7 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
         t = r.data.tags
         row: dict[str, Any] = {
             "sweep": sweep, "trial_id": t.get(TAG_TRIAL_ID, ""), "run_id": r.info.run_id,
+            "run_name": r.info.run_name or "",
             "state": t.get(TAG_STATE, TrialState.RUNNING.value), "reason": t.get(TAG_REASON, ""),
             names.BUDGET_COMPLETE: t.get(TAG_BUDGET) == "true",
             # Tags renamed since (ambientsweep.versions.TAG_RENAMES) are read under either name.
