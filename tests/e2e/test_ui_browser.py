@@ -3,6 +3,7 @@ Chromium, on the trial runs (flat, one row each) with the objectives' values as 
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import subprocess
@@ -21,8 +22,16 @@ OBJECTIVES = ("fd_digits_cnn", "mem_ratio_pixels")
 
 
 def shown(value: float) -> str:
-    """A metric as the MLflow runs table prints it (rounded to 3 significant decimals)."""
-    return f"{value:.3g}" if abs(value) < 1 else str(round(value, 3))
+    """A metric as the MLflow UI prints it (its ``Utils.formatMetric``, MLflow 3.x)."""
+    a = abs(value)
+    if value == 0:
+        return "0"
+    if a < 1e-3:
+        mant, exp = f"{value:.3e}".split("e")
+        return f"{mant}e{int(exp):+d}"
+    scale = 1000 if a < 10 else 100 if a < 100 else 10
+    r = math.floor(value * scale + 0.5) / scale  # JS Math.round: halves up
+    return str(int(r)) if r == int(r) else repr(r)
 
 
 def test_ui_opens_on_the_trials_with_their_objectives(tmp_path: Path, ray_tmp: str) -> None:
