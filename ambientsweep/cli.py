@@ -19,9 +19,10 @@ from ambientsweep.workdir import DEFAULT_WORKDIR
 app = typer.Typer(
     name="ambientsweep",
     help="Sweeps of diffusion models trained on corrupted data (SFBD, Ambient Diffusion, "
-    "high-noise ambient training) with fidelity-memorization Pareto fronts.",
+    "high-noise ambient training) with fidelity-memorization Pareto fronts.\n\n"
+    "Exit status: 0 done (every trial complete or pruned), 3 the sweep finished but some "
+    "trials failed, 1 it could not finish, 2 bad file or usage, 130 interrupted.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -40,6 +41,21 @@ TableOutOpt = Annotated[Path | None, typer.Option(help="Also write the table(s) 
 AllowMixedOpt = Annotated[bool, typer.Option(
     "--allow-mixed-extractors", help="Aggregate or compare metrics made with different feature "
     "extractors (refused by default), with a warning in the output.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ambientsweep import __version__
+
+        typer.echo(f"ambientsweep {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_print_version,
+                                                is_eager=True, help="Print the version and "
+                                                "exit.")] = False) -> None:
+    """Options before any command (``--version``, shell completion)."""
 
 
 def _fail(message: str) -> None:
@@ -161,8 +177,10 @@ def ui(sweep: Annotated[str | None, typer.Argument(help="Sweep name (or experime
        open_browser: Annotated[bool, typer.Option("--open", help="Open the first sweep's "
                                                   "trials page in the web browser.")] = False,
        tracking_uri: TrackingUriOpt = None) -> None:
-    """Serve the MLflow UI over the work dir's store and print each sweep's trials page (the
-    runs flat, objectives as columns). With an http(s) --tracking-uri: print that server's."""
+    """Serve the MLflow UI and print each sweep's trials page (runs flat, objectives as columns).
+
+    With an http(s) --tracking-uri nothing is started: the pages are that server's.
+    """
     from ambientsweep.commands.ui import ServerError, serve_ui
     from ambientsweep.tracking.uri import store_uri
 
@@ -207,7 +225,9 @@ def pareto(
 
 @app.command()
 def dashboard(sweep: Annotated[str, typer.Argument(help="Sweep file or name.")],
-              out: Annotated[Path | None, typer.Option()] = None,
+              out: Annotated[Path | None, typer.Option(help="The .html file to write "
+                                                       "(default: the sweep's exports "
+                                                       "folder).")] = None,
               workdir: WorkdirOpt = DEFAULT_WORKDIR,
               tracking_uri: TrackingUriOpt = None,
               allow_mixed_extractors: AllowMixedOpt = False) -> None:
@@ -247,7 +267,7 @@ def report(
 def commitment(
     sweeps: SweepsArg,
     n: Annotated[int, typer.Option("-n", help="Samples per trial.")] = 500,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling noise.")] = 0,
     level: Annotated[list[float] | None, typer.Option(help="Also give the share of copies "
                      "decided at sigma >= this (repeat; default 0.5, 1, 2, 4).")] = None,
     out: TableOutOpt = None,
@@ -271,7 +291,7 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the trial's).")]
     = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling noise.")] = 0,
 ) -> None:
     """Write N samples of a finished trial's EMA model: a PNG grid and an .npz."""
     from ambientsweep.commands.sample import sample_trial
