@@ -249,16 +249,21 @@ def report(
     history: Annotated[list[str] | None, typer.Option(help="Also tabulate this metric at "
                        "every logged step, e.g. per SFBD round (repeat).")] = None,
     out: TableOutOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="markdown, or latex (booktabs "
+                      "tables for a paper).")] = "markdown",
+    ci: Annotated[bool, typer.Option("--ci", help="± the 95 % Student-t interval over seeds "
+                  "instead of ± the standard deviation.")] = False,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     tracking_uri: TrackingUriOpt = None,
     allow_mixed_extractors: AllowMixedOpt = False,
 ) -> None:
-    """Print mean ± std over seed replicates per configuration, as markdown tables."""
+    """Print mean ± std (or ± 95 % CI) over seed replicates per configuration."""
     from ambientsweep.commands.exports import report_sweeps
 
     text = _guard(lambda: report_sweeps(sweeps, metrics=list(metric or []),
                                         history=list(history or []), workdir=workdir,
-                                        tracking_uri=tracking_uri,
+                                        tracking_uri=tracking_uri, fmt=format,
+                                        ci=0.95 if ci else None,
                                         allow_mixed_extractors=allow_mixed_extractors))
     _echo_and_save(text, out)
 

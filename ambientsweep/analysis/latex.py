@@ -87,7 +87,7 @@ def latex(table: pd.DataFrame, *, ci: float | None = None, caption: str | None =
               else "sample standard deviation")
     what = f"Mean $\\pm$ {spread} over the $n$ finished seed replicates."
     lines = [r"\begin{table}[t]", r"\centering",
-             r"\caption{" + (f"{escape(caption)} " if caption else "") + what + "}"]
+             r"\caption{" + (f"{escape(caption)}. " if caption else "") + what + "}"]
     if label:
         lines.append(r"\label{" + label + "}")
     lines += [r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(header) + r" \\",

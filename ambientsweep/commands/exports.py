@@ -148,19 +148,42 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
 REPORT_EXTRAS = ("mem_unique_pixels", "conf90", "holes_contrast", "psnr_denoised")
 
 
+REPORT_FORMATS = ("markdown", "latex")
+
+
+def _renderer(fmt: str, ci: float | None) -> Any:
+    """``render(table, caption)``: markdown or LaTeX, ± std or ± the t-interval half width."""
+    from ambientsweep.analysis.latex import latex, with_interval
+    from ambientsweep.analysis.report import markdown
+
+    if fmt not in REPORT_FORMATS:
+        raise UserError(f"--format: unknown {fmt!r}; allowed: {', '.join(REPORT_FORMATS)}")
+    if fmt == "latex":
+        return lambda table, caption: latex(table, ci=ci, caption=caption)
+    if ci is None:
+        return lambda table, caption: (f"{caption}:\n\n" if caption else "") + markdown(table)
+    note = f"(± is the {ci * 100:g} % Student-t interval over the n seeds)\n"
+    return lambda table, caption: ((f"{caption}:\n\n" if caption else "")
+                                   + markdown(with_interval(table, ci)) + note)
+
+
 def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], workdir: Path,
-                  tracking_uri: str | None, allow_mixed_extractors: bool = False) -> str:
-    """`ambientsweep report`: markdown tables of seed means and standard deviations.
+                  tracking_uri: str | None, fmt: str = "markdown", ci: float | None = None,
+                  allow_mixed_extractors: bool = False) -> str:
+    """`ambientsweep report`: tables of seed means and standard deviations (or intervals).
 
     One summary table over all the given sweeps (the objectives of the first plus
     :data:`REPORT_EXTRAS` that were logged, or exactly `metrics`), then one table per metric
-    in `history` with its value at every logged step (e.g. per SFBD round). Metrics of
+    in `history` with its value at every logged step (e.g. per SFBD round). ``fmt`` is
+    markdown or latex (booktabs); ``ci`` a level (0.95) for ± Student-t intervals. Metrics of
     finished trials made with different feature extractors are refused unless
     ``allow_mixed_extractors``; then the text starts with a warning naming the digests.
     """
     from ambientsweep.analysis.aggregate import finished_trials
     from ambientsweep.analysis.extractors import check_extractors
-    from ambientsweep.analysis.report import history_table, markdown, summary_table
+    from ambientsweep.analysis.report import history_table, summary_table
+
+    render = _renderer(fmt, ci)
     from ambientsweep.tracking.mlflow_log import load_history, load_results
 
     unknown = [m for m in [*metrics, *history] if not names.is_known_metric(m)]
@@ -188,7 +211,7 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     warnings = check_extractors(finished_trials(df), [*metrics, *history],
                                 allow_mixed=allow_mixed_extractors, action="aggregate")
     parts = [f"> **warning**: {w}\n" for w in warnings]
-    parts.append(markdown(summary_table(df, metrics)))
+    parts.append(render(summary_table(df, metrics), None))
     if history:
         runs = df["run_id"].astype(str).tolist()
         long = load_history(uri, runs, [*history, names.ROUND])
@@ -196,5 +219,5 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
             table = history_table(df, long, m)
             if table.empty:
                 raise UserError(f"no finished trial of {', '.join(sweeps)} logged {m}")
-            parts.append(f"{m} per logged step:\n\n" + markdown(table))
+            parts.append(render(table, f"{m} per logged step"))
     return "\n".join(parts)
