@@ -204,11 +204,20 @@ def pareto(
                                              "exports folder).")] = None,
     color_by: Annotated[str | None, typer.Option(help="Searched key that colours points.")]
     = None,
+    style: Annotated[str, typer.Option(help="default, or paper: one-column width, serif, "
+                                       "vector (figures as pdf and svg unless -f names "
+                                       "others).")] = "default",
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     tracking_uri: TrackingUriOpt = None,
     allow_mixed_extractors: AllowMixedOpt = False,
 ) -> None:
     """Export the fidelity-memorization front of one or more sweeps."""
+    from ambientsweep.analysis.paper import PAPER_FORMATS, STYLES
+
+    if style not in STYLES:
+        _fail(f"--style: unknown {style!r}; allowed: {', '.join(STYLES)}")
+    if style == "paper" and format == "png,svg,csv,html":  # the default list: vector figures
+        format = ",".join([*PAPER_FORMATS, "csv"])
     try:
         formats = parse_formats(format)
     except ValueError as e:
@@ -218,7 +227,7 @@ def pareto(
     written = _guard(lambda: export_sweeps(sweeps, formats=formats, out=out, workdir=workdir,
                                            tracking_uri=tracking_uri, color_by=color_by,
                                            allow_mixed_extractors=allow_mixed_extractors,
-                                           warn=_warn))
+                                           warn=_warn, style=style))
     for fmt, p in written.items():
         typer.echo(f"{fmt:10s} {p}")
 

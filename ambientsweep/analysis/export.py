@@ -70,6 +70,7 @@ def export_pareto(
     *,
     stem: str = "pareto",
     warnings: Sequence[str] = (),
+    style: str = "default",
 ) -> dict[str, Path]:
     """Compute the front(s) once and write each requested format under ``out_dir``.
 
@@ -84,6 +85,8 @@ def export_pareto(
         stem: file-name stem.
         warnings: shown with the output (the JSON summary's ``warnings``), e.g. that the
             objectives mix feature extractors.
+        style: ``"default"`` (8 x 6 in, titled) or ``"paper"`` (one column, serif, no title:
+            :mod:`ambientsweep.analysis.paper`).
 
     Returns:
         ``{format: path}``; ``"csv"`` is the trials table and ``"csv_groups"`` the
@@ -96,7 +99,12 @@ def export_pareto(
     written: dict[str, Path] = {}
     images = [f for f in fmts if f in IMAGE_FORMATS]
     if images:
-        written.update(save_figure(plot_pareto(info), out_dir / stem, images))
+        if style == "paper":
+            from ambientsweep.analysis.paper import save_paper_figure
+
+            written.update(save_paper_figure(info, out_dir / stem, images))
+        else:
+            written.update(save_figure(plot_pareto(info), out_dir / stem, images))
     if "csv" in fmts:
         written["csv"] = out_dir / f"{stem}_trials.csv"
         trials_table(frames, info).to_csv(written["csv"], index=False)

@@ -92,7 +92,8 @@ def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
 def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
                   tracking_uri: str | None, color_by: str | None,
                   allow_mixed_extractors: bool = False,
-                  warn: Callable[[str], None] | None = None) -> dict[str, Path]:
+                  warn: Callable[[str], None] | None = None,
+                  style: str = "default") -> dict[str, Path]:
     """`ambientsweep pareto/dashboard`: one series per sweep; a single sweep is also re-logged
     to its MLflow parent run.
 
@@ -133,7 +134,7 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
         (warn or _stderr)(w)
     try:
         written = export_pareto(frames, objectives, formats, Path(out), color_by, stem=stem,
-                                warnings=warnings)
+                                warnings=warnings, style=style)
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
     if len(frames) == 1:
