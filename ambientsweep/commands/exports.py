@@ -152,6 +152,19 @@ REPORT_EXTRAS = ("mem_unique_pixels", "conf90", "holes_contrast", "psnr_denoised
 REPORT_FORMATS = ("markdown", "latex")
 
 
+def _seed_hypervolumes(frames: list[pd.DataFrame], objectives: list) -> pd.DataFrame | None:
+    """Mean ± std over seeds of each seed's front's hypervolume; None without replicates."""
+    from ambientsweep.analysis.seeds import hypervolume_per_seed, hypervolume_summary
+
+    tables = {str(f["sweep"].iloc[0]): f for f in frames}
+    if len(objectives) < 2 or all(f["replicate"].nunique() < 2 for f in tables.values()):
+        return None
+    try:
+        return hypervolume_summary(hypervolume_per_seed(tables, objectives))
+    except (KeyError, ValueError):  # an objective no trial logged: the summary says so
+        return None
+
+
 def _renderer(fmt: str, ci: float | None) -> Any:
     """``render(table, caption)``: markdown or LaTeX, ± std or ± the t-interval half width."""
     from ambientsweep.analysis.latex import latex, with_interval
@@ -213,6 +226,10 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
                                 allow_mixed=allow_mixed_extractors, action="aggregate")
     parts = [f"> **warning**: {w}\n" for w in warnings]
     parts.append(render(summary_table(df, metrics), None))
+    seeds = _seed_hypervolumes(frames, _objectives(first_spec or {}))
+    if seeds is not None:
+        parts.append(render(seeds, "Hypervolume of each seed's front (replicate index), "
+                                   "against the pooled front's reference point"))
     if history:
         runs = df["run_id"].astype(str).tolist()
         long = load_history(uri, runs, [*history, names.ROUND])

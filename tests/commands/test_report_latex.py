@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -16,7 +17,10 @@ def test_report_latex_and_interval(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", "toy", "--workdir", str(workdir), "--format",
                                    "latex", "--history", "fd_digits_cnn"])
     assert res.exit_code == 0, res.output
-    assert res.output.count(r"\begin{tabular}") == 2 and r"\toprule" in res.output
+    # The summary, the hypervolume of each seed's front (2 seeds), the per-round history.
+    assert res.output.count(r"\begin{tabular}") == 3 and r"\toprule" in res.output
+    assert r"\caption{Hypervolume of each seed's front" in res.output
+    assert re.search(r"^toy & 2 & [\d.]+ \$\\pm\$ [\d.]+ \\\\$", res.output, re.M)
     # Final fd of the two replicates at clean fraction 0.1: 160 and 170 -> 165 ± 7.
     assert r"0.1 & 2 & 165 $\pm$ 7" in res.output
     assert r"\caption{fd\_digits\_cnn per logged step. Mean $\pm$ sample standard" in res.output
