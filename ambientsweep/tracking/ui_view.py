@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ambientsweep.errors import UserError
-from ambientsweep.tracking.mlflow_log import TAG_ROLE, TAG_SWEEP, MlflowClient
+from ambientsweep.tracking.mlflow_log import MlflowClient
+from ambientsweep.tracking.tags import TAG_ROLE, TAG_SWEEP
 
 VIEW_KEY = "ambientsweep-trials"
 VIEW_TAG_PREFIX = "mlflow.sharedViewState."
