@@ -130,17 +130,19 @@ def run(
     resume: Annotated[bool, typer.Option(help="Continue an existing sweep of the same name "
                                          "and spec.")] = True,
     allow_large: AllowLargeOpt = False,
+    system_metrics: Annotated[bool, typer.Option(help="Log MLflow system metrics (CPU, "
+                                                 "memory, GPU) on every trial; needs psutil "
+                                                 "(the system-metrics extra).")] = False,
 ) -> None:
     """Run a sweep (or resume it): Ray Tune trials, MLflow records, Pareto exports."""
     from ambientsweep.commands.run import make_plan, run_sweep
 
     p = _guard(lambda: make_plan(sweep, workdir=workdir, tracking_uri=tracking_uri,
-                                 max_trials=max_trials, smoke=smoke, allow_large=allow_large))
+                                 max_trials=max_trials, smoke=smoke, allow_large=allow_large,
+                                 system_metrics=system_metrics))
     outcome = _guard(lambda: run_sweep(p, address=address, resume=resume))
-    if outcome.state == "interrupted":
-        raise typer.Exit(code=130)
-    if outcome.state == "tracking_lost":
-        raise typer.Exit(code=1)
+    if outcome.exit_code:
+        raise typer.Exit(code=outcome.exit_code)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from ambientsweep.methods import build_method
 from ambientsweep.methods.base import Method, TrainSet
 from ambientsweep.metrics import names
 from ambientsweep.metrics.evaluate import Evaluator
+from ambientsweep.tracking.datasets import training_data
 from ambientsweep.tracking.reporter import Reporter
 from ambientsweep.training.trainer import EvalPoint, Trainer
 from ambientsweep.utils.seeding import generator
@@ -116,6 +117,10 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
     (workdir / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=1))
 
     splits = load_splits(config.data, seed=config.seed, replicate=config.replicate)
+    reporter.training_data(training_data(
+        config.data.name, splits.train_index.tolist(), seed=config.seed,
+        replicate=config.replicate,
+        source=str(config.data.root) if config.data.root else f"bundled:{config.data.name}"))
     method = build_method(config)
     evaluator = Evaluator(config.eval, splits, cache_dir=cache_dir, device=device)
     # Method tags come from the Trainer, once the method has built its train sets.

@@ -49,6 +49,8 @@ TAG_RENAMES: dict[str, tuple[str, ...]] = {
     "ambientsweep.group_id": ("group_id",),
     "ambientsweep.method": ("method",),
     "ambientsweep.device": ("device",),
+    "ambientsweep.ray_node_id": ("ray.node_id",),
+    "ambientsweep.extractor_digest": ("extractor_digest",),
 }
 
 

@@ -47,6 +47,7 @@ class Plan:
     num_configs: int
     num_trials: int  # configs x replicates
     smoke: bool
+    system_metrics: bool = False  # MLflow's system metrics on every trial run (needs psutil)
 
     @property
     def spec(self) -> SweepSpec:
@@ -75,8 +76,12 @@ class Plan:
 
 def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str | None = None,
               max_trials: int | None = None, smoke: bool = False,
-              allow_large: bool = False) -> Plan:
+              allow_large: bool = False, system_metrics: bool = False) -> Plan:
     """Validate everything that can be checked without starting Ray; writes nothing."""
+    if system_metrics:
+        from ambientsweep.tracking.system_metrics import check_available
+
+        check_available()
     loaded = load_sweep(sweep_file, allow_large=allow_large)
     spec = loaded.spec
     if smoke:
@@ -108,7 +113,8 @@ def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str 
         loaded.trial_config(p)  # every grid point validated (already done in load_sweep)
     return Plan(loaded=loaded, paths=paths, uri=uri, experiment=spec.tracking.experiment or
                 spec.name, points=points, num_configs=num_configs,
-                num_trials=num_configs * spec.replicates, smoke=smoke)
+                num_trials=num_configs * spec.replicates, smoke=smoke,
+                system_metrics=system_metrics)
 
 
 def environment_problems(plan: Plan, address: str | None) -> list[str]:
@@ -187,10 +193,24 @@ def max_kimg(plan: Plan) -> float:
 
 @dataclass
 class Outcome:
-    state: str  # complete | interrupted
+    state: str  # complete | interrupted | tracking_lost
     counts: dict[str, int]
     seconds: float
     exports: dict[str, Path]
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit status (README, "Exit status"): 0 every trial ended complete or
+        pruned; 3 the sweep finished but some trials failed (the front is the rest's); 1 it
+        could not finish (tracking lost, or every trial failed); 130 interrupted."""
+        if self.state == "interrupted":
+            return 130
+        if self.state != "complete":
+            return 1
+        failed = self.counts.get(TrialState.FAILED.value, 0)
+        if failed and failed == sum(self.counts.values()):
+            return 1
+        return 3 if failed else 0
 
 
 def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
@@ -254,6 +274,7 @@ def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster) ->
     tracking.finish(TrialState.COMPLETE)
     seconds = time.monotonic() - t0
     _summary(plan, ended, exports, seconds, out)
+    _list_failures(tracking, out)
     return Outcome(state="complete", counts=ended, seconds=seconds, exports=exports)
 
 
@@ -306,7 +327,7 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     cpus = spec.resources.threads or max(1, int(spec.resources.cpu))
     loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
     ctx = TrialContext(loaded=loaded, record=tracking.ref, trials_dir=str(paths.trials),
-                       cache_dir=str(paths.cache))
+                       cache_dir=str(paths.cache), system_metrics=plan.system_metrics)
     space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs)
     setup = tuner.TuneSetup(
         name="tune", storage_path=str(paths.ray_storage), param_space=space,
@@ -337,8 +358,24 @@ def _summary(plan: Plan, ended: dict[str, int], exports: dict[str, Path], second
           + ", ".join(f"{v} {k}" for k, v in sorted(ended.items())), file=out)
     for fmt, p in exports.items():
         print(f"  {fmt:10s} {p}", file=out)
-    print(f"  MLflow UI: ambientsweep ui --workdir {plan.paths.root}   (experiment "
-          f"{plan.experiment!r})", file=out, flush=True)
+    print(f"  MLflow UI: ambientsweep ui {plan.spec.name} --workdir {plan.paths.root}"
+          f"{_uri_flag(plan)}   (experiment {plan.experiment!r})", file=out, flush=True)
+
+
+def _list_failures(tracking: SweepTracking, out: TextIO) -> None:
+    """The failed trials, each with its reason (exit status 3 says there are some)."""
+    from ambientsweep.tracking.tags import TAG_REASON, TAG_STATE, TAG_TRIAL_ID
+
+    failed = [r for r in tracking.child_runs()
+              if r.data.tags.get(TAG_STATE) == TrialState.FAILED.value]
+    if not failed:
+        return
+    print(f"  {len(failed)} trial(s) failed; the front is computed from the others:", file=out)
+    for r in sorted(failed, key=lambda r: r.data.tags.get(TAG_TRIAL_ID, "")):
+        reason = r.data.tags.get(TAG_REASON, "no reason recorded").splitlines()[0][:200]
+        print(f"    {r.data.tags.get(TAG_TRIAL_ID, r.info.run_id)} ({r.info.run_name}): {reason}",
+              file=out)
+    out.flush()
 
 
 def _command(plan: Plan) -> str:

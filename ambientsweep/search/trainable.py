@@ -33,6 +33,7 @@ class TrialContext:
     record: SweepRef  # the sweep's parent run in the tracking store
     trials_dir: str  # SweepPaths.trials: one folder per trial id
     cache_dir: str
+    system_metrics: bool = False  # MLflow's system metrics monitor on each trial's run
 
 
 class RayReporter:
@@ -54,6 +55,9 @@ class RayReporter:
     def set_tags(self, tags: dict[str, str]) -> None:
         return None
 
+    def training_data(self, data: Any) -> None:
+        return None
+
 
 @dataclass
 class Tee:
@@ -73,10 +77,16 @@ class Tee:
         for p in self.parts:
             p.set_tags(tags)
 
+    def training_data(self, data: Any) -> None:
+        for p in self.parts:
+            p.training_data(data)
+
 
 def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
     def trainable(config: dict[str, Any]) -> None:
         from ambientsweep.tracking import mlflow_log
+        from ambientsweep.tracking.system_metrics import system_metrics
+        from ambientsweep.training.checkpoint import CHECKPOINT_NAME
         from ambientsweep.trial import run_trial
 
         params, replicate = split_params(config)
@@ -96,7 +106,10 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         ml.ran_on(ray.get_runtime_context().get_node_id())
         workdir = Path(ctx.trials_dir) / trial_id
         try:
-            run_trial(cfg, Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
+            with system_metrics(ctx.record.uri, ml.run_id, ctx.system_metrics):
+                run_trial(cfg, Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
+            if (workdir / CHECKPOINT_NAME).is_file():
+                ml.checkpoint(workdir / CHECKPOINT_NAME)
         except DivergedError as e:
             ml.diverged(str(e))
             ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.kimg * 1000))

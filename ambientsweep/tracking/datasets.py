@@ -12,8 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from ambientsweep.tracking.mlflow_log import MlflowClient
+from typing import Any
 
 CONTEXT_TAG = "mlflow.data.context"
 
@@ -41,8 +40,9 @@ def training_data(dataset: str, ids: Sequence[int], *, seed: int, replicate: int
                         source=source, seed=int(seed), replicate=int(replicate))
 
 
-def log_training_data(client: MlflowClient, run_id: str, data: TrainingData) -> None:
-    """Attach ``data`` to the run as its training dataset input (idempotent per digest)."""
+def log_training_data(client: Any, run_id: str, data: TrainingData) -> None:
+    """Attach ``data`` to the run (an MlflowClient's) as its training dataset input; once per
+    digest, so a retried trial does not log it twice."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
     known = client.get_run(run_id).inputs

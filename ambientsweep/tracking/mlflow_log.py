@@ -32,14 +32,18 @@ from mlflow.tracking import MlflowClient
 from ambientsweep.errors import UserError
 from ambientsweep.metrics import names
 from ambientsweep.tracking.tags import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING_KIND,
     PARENT_TAG,
     ROLE_PARENT,
     ROLE_TRIAL,
     TAG_BUDGET,
+    TAG_CHECKPOINT,
     TAG_CONFIG_HASH,
     TAG_EXTRACTOR,
     TAG_FRONT,
     TAG_GROUP,
+    TAG_METHOD,
     TAG_NODE,
     TAG_REASON,
     TAG_ROLE,
@@ -48,6 +52,7 @@ from ambientsweep.tracking.tags import (
     TAG_TRIAL_ID,
     SweepRef,
     TrialState,
+    namespaced,
 )
 from ambientsweep.tracking.uri import check_reachable, default_uri
 from ambientsweep.versions import TAG_SCHEMA_VERSION, check_version, read_tag
@@ -78,10 +83,14 @@ class SweepTracking:
             location = None
             if artifact_root is not None and not uri.startswith(("http://", "https://")):
                 location = (Path(artifact_root).resolve() / experiment).as_uri()
-            self.experiment_id = self.client.create_experiment(experiment,
-                                                               artifact_location=location)
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=location,
+                tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
         else:
             self.experiment_id = exp.experiment_id
+            if EXPERIMENT_KIND_TAG not in exp.tags:  # recorded before the kind was set
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG,
+                                               MODEL_TRAINING_KIND)
         self.parent_run_id = ""
 
     @property
@@ -106,10 +115,13 @@ class SweepTracking:
             self.client.update_run(self.parent_run_id, status="RUNNING")
             self.client.set_tag(self.parent_run_id, TAG_STATE, TrialState.RUNNING.value)
             return self.parent_run_id, True
+        from ambientsweep.tracking.provenance import provenance_tags
+
         run = self.client.create_run(
             self.experiment_id, run_name=self.sweep,
             tags={TAG_ROLE: ROLE_PARENT, TAG_SWEEP: self.sweep,
-                  TAG_STATE: TrialState.RUNNING.value, **tags},
+                  TAG_STATE: TrialState.RUNNING.value, **namespaced(tags),
+                  **provenance_tags()},
         )
         self.parent_run_id = run.info.run_id
         return self.parent_run_id, False
@@ -217,10 +229,12 @@ class MlflowTrialReporter:
             self.client.set_tag(self.run_id, TAG_STATE, TrialState.RUNNING.value)
             known = existing[0].data.params
         else:
+            from ambientsweep.tracking.provenance import provenance_tags
+
             run = self.client.create_run(experiment_id, run_name=run_name, tags={
                 PARENT_TAG: parent_run_id, TAG_ROLE: ROLE_TRIAL, TAG_SWEEP: sweep,
                 TAG_TRIAL_ID: trial_id, TAG_STATE: TrialState.RUNNING.value,
-                TAG_BUDGET: "false", **tags})
+                TAG_BUDGET: "false", **namespaced(tags), **provenance_tags()})
             self.run_id = run.info.run_id
             known = {}
         new = [Param(k, _param_str(v)) for k, v in params.items() if k not in known]
@@ -237,7 +251,19 @@ class MlflowTrialReporter:
         self.client.log_artifact(self.run_id, str(path), subdir)
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        """Tags of the trial; bare project names (``method``...) go under ``ambientsweep.``."""
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v))
+                                                 for k, v in namespaced(tags).items()])
+
+    def training_data(self, data: Any) -> None:
+        """The trial's training set as the run's dataset input (a TrainingData)."""
+        from ambientsweep.tracking.datasets import log_training_data
+
+        log_training_data(self.client, self.run_id, data)
+
+    def checkpoint(self, path: Path) -> None:
+        """Where the trial's final checkpoint is (its absolute path, as a tag)."""
+        self.set_tags({TAG_CHECKPOINT: str(Path(path).resolve())})
 
     def ran_on(self, node_id: str) -> None:
         """Record the cluster node the trial runs on."""
@@ -287,13 +313,19 @@ def find_finished(ref: SweepRef, config_hash: str) -> dict[str, float] | None:
     client = MlflowClient(tracking_uri=ref.uri)
     for r in search_children(client, ref.experiment_id, ref.parent_run_id):
         t = r.data.tags
-        if read_tag(t, TAG_CONFIG_HASH) == config_hash and t.get(TAG_BUDGET) == "true":
+        if read_tag(t, TAG_CONFIG_HASH, "") == config_hash and t.get(TAG_BUDGET) == "true":
             return dict(r.data.metrics)
     return None
 
 
 def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.DataFrame:
-    """One row per trial of a sweep (the contract in docs/contracts.md)."""
+    """One row per trial of a sweep (the contract in docs/contracts.md).
+
+    The ``image.*`` columns are files on this machine: read in place from a local artifact
+    store, downloaded through the artifact API from a tracking server.
+    """
+    from ambientsweep.tracking.artifacts import final_images
+
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
@@ -320,18 +352,18 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
             names.BUDGET_COMPLETE: t.get(TAG_BUDGET) == "true",
             # Tags renamed since (ambientsweep.versions.TAG_RENAMES) are read under either name.
             "config_hash": read_tag(t, TAG_CONFIG_HASH, ""),
-            "group_id": read_tag(t, TAG_GROUP, ""), "method": read_tag(t, "method", ""),
+            "group_id": read_tag(t, TAG_GROUP, ""),
+            "method": read_tag(t, TAG_METHOD, ""), "checkpoint": t.get(TAG_CHECKPOINT, ""),
             "replicate": int(r.data.params.get("replicate", 0)),
-            names.EXTRACTOR_DIGEST: t.get(TAG_EXTRACTOR, ""),
+            names.EXTRACTOR_DIGEST: read_tag(t, TAG_EXTRACTOR, ""),
         }
         for k, v in r.data.params.items():
             if k.startswith("param."):
                 row[k] = _parse(v)
         row.update(r.data.metrics)
-        art = Path(r.info.artifact_uri.removeprefix("file://")) / "final"
-        for key in ("samples", "gallery"):
-            found = sorted(art.glob(f"{key}_*.png")) if art.is_dir() else []
-            row[f"image.{key}"] = str(found[-1]) if found else ""
+        images = final_images(client, r.info.run_id, r.info.artifact_uri)
+        for key, path in images.items():
+            row[f"image.{key}"] = path
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ambientsweep.tracking.datasets import TrainingData
 
 
 class Reporter(Protocol):
@@ -17,6 +20,9 @@ class Reporter(Protocol):
     def set_tags(self, tags: dict[str, str]) -> None:
         """Attach string tags (method facts, final state) to the trial."""
 
+    def training_data(self, data: TrainingData) -> None:
+        """Describe what the trial trains on (MLflow: the run's dataset input)."""
+
 
 @dataclass
 class ListReporter:
@@ -25,6 +31,7 @@ class ListReporter:
     records: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     artifacts: list[Path] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    datasets: list[TrainingData] = field(default_factory=list)
 
     def report(self, metrics: dict[str, float], *, step: int) -> None:
         self.records.append((step, dict(metrics)))
@@ -34,6 +41,9 @@ class ListReporter:
 
     def set_tags(self, tags: dict[str, str]) -> None:
         self.tags.update(tags)
+
+    def training_data(self, data: TrainingData) -> None:
+        self.datasets.append(data)
 
     def last(self, key: str) -> float:
         """The last reported value of `key` (KeyError if never reported)."""

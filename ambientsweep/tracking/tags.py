@@ -40,12 +40,24 @@ TAG_STATE = "ambientsweep.state"  # a TrialState (parent runs: running | complet
 TAG_BUDGET = "ambientsweep.budget_complete"  # true | false
 TAG_REASON = "ambientsweep.reason"
 TAG_FRONT = "ambientsweep.on_front"
-TAG_NODE = "ray.node_id"  # the cluster node a trial ran on
-TAG_CONFIG_HASH = "config_hash"
-TAG_GROUP = "group_id"
-TAG_EXTRACTOR = EXTRACTOR_DIGEST  # sha256 of the fidelity feature extractor (set by run_trial)
+TAG_NODE = "ambientsweep.ray_node_id"  # the cluster node a trial ran on
+TAG_CONFIG_HASH = "ambientsweep.config_hash"
+TAG_GROUP = "ambientsweep.group_id"
+TAG_METHOD = "ambientsweep.method"
+TAG_CHECKPOINT = "ambientsweep.checkpoint"  # the trial's final checkpoint file (absolute path)
+TAG_EXTRACTOR = "ambientsweep." + EXTRACTOR_DIGEST  # the fidelity extractor's sha256
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_PARENT, ROLE_TRIAL = "parent", "trial"
+PREFIX = "ambientsweep."
+# MLflow's experiment kind: a model-training experiment (its runs page, not the GenAI one).
+EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+FOREIGN_PREFIXES = (PREFIX, "mlflow.")  # names that are already someone's namespace
+
+
+def namespaced(tags: dict[str, str]) -> dict[str, str]:
+    """Tags with every bare project name (``method``, ``sfbd.rounds``...) under ``ambientsweep.``;
+    MLflow's own ``mlflow.*`` names pass unchanged."""
+    return {(k if k.startswith(FOREIGN_PREFIXES) else PREFIX + k): v for k, v in tags.items()}
 
 
 @dataclass(frozen=True)

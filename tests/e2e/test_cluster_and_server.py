@@ -86,7 +86,7 @@ def test_sweep_on_a_two_node_cluster(tmp_path: Path, cluster: str) -> None:
     runs = [r for r in client.search_runs([exp.experiment_id])
             if r.data.tags.get("ambientsweep.role") == "trial"]
     assert len(runs) == 4
-    assert len({r.data.tags["ray.node_id"] for r in runs}) == 2  # trials ran on both nodes
+    assert len({r.data.tags["ambientsweep.ray_node_id"] for r in runs}) == 2  # on both nodes
     for r in runs:
         assert r.data.tags["ambientsweep.state"] == "complete"
         assert {"fd_digits_cnn", "mem_ratio_pixels", "loss"} <= set(r.data.metrics)
@@ -182,6 +182,17 @@ def test_sweep_against_tracking_server(tmp_path: Path, server: _Server, ray_tmp:
     with urllib.request.urlopen(f"{server.url}/api/2.0/mlflow-artifacts/artifacts?path=",
                                 timeout=10) as r:
         assert json.load(r).get("files")  # artifacts uploaded through the server
+    # The results table reads the pictures through the artifact API (downloaded, not guessed
+    # from a file:// path), so the dashboard embeds every trial's thumbnails.
+    from ambientsweep.tracking.mlflow_log import load_results
+
+    df = load_results(server.url, "srv")
+    for col in ("image.samples", "image.gallery"):
+        assert all(Path(p).is_file() for p in df[col]), df[col].tolist()
+    page = tmp_path / "runs" / "sweeps" / "srv" / "exports" / "pareto.html"
+    assert "ambientsweep ui srv" in res.stdout and f"--tracking-uri {server.url}" in res.stdout
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") >= len(trials)
 
 
 def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp: str) -> None:

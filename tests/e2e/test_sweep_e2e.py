@@ -60,18 +60,53 @@ def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
         assert c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert c.data.tags["ambientsweep.state"] == "complete"
         assert c.data.tags["ambientsweep.budget_complete"] == "true"
-        assert c.data.tags["method"] == "edm"
-        assert len(c.data.tags["config_hash"]) == 16
+        assert c.data.tags["ambientsweep.method"] == "edm"
+        assert len(c.data.tags["ambientsweep.config_hash"]) == 16
         assert "param.train.lr" in c.data.params and "param.model.mlp_hidden" in c.data.params
         assert "train.batch_size" in c.data.params  # the whole resolved config
         for m in ("fd_digits_cnn", "mem_ratio_pixels"):
             assert m in c.data.metrics
         assert 0.0 <= c.data.metrics["mem_ratio_pixels"] <= 1.0
         assert c.data.metrics["fd_digits_cnn"] > 0
-    assert len({c.data.tags["config_hash"] for c in children}) == 3
+    assert len({c.data.tags["ambientsweep.config_hash"] for c in children}) == 3
+    _check_mlflow_conventions(workdir, "mo", parents[0], children)
     # Ray's results agree, and the live view, not Ray's tables, was printed.
     assert sum(bool(r.get("budget_complete")) for r in _ray_results(workdir, "mo")) == 3
     assert "Trial status" not in res.stdout
+
+
+def _check_mlflow_conventions(workdir: Path, experiment: str, parent, children) -> None:
+    """A model-training experiment; provenance on every run; each trial's training set as a
+    dataset input and its checkpoint's path; the parent's front figure, table, hypervolume."""
+    from importlib import metadata
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    for run in (parent, *children):
+        tags = run.data.tags
+        assert tags["ambientsweep.mlflow_version"] == metadata.version("mlflow")
+        assert tags["ambientsweep.torch_version"] == metadata.version("torch")
+        assert {"ambientsweep.version", "ambientsweep.ray_version",
+                "ambientsweep.optuna_version"} <= set(tags)
+        bare = [k for k in tags if not k.startswith(("ambientsweep.", "mlflow."))]
+        assert not bare, bare  # every project tag under ambientsweep.
+    digests = set()
+    for c in children:
+        (inp,) = client.get_run(c.info.run_id).inputs.dataset_inputs
+        assert inp.dataset.name == "digits-n50"
+        assert json.loads(inp.dataset.profile)["num_rows"] == 50
+        assert {t.key: t.value for t in inp.tags}["mlflow.data.context"] == "training"
+        digests.add(inp.dataset.digest)
+        assert Path(c.data.tags["ambientsweep.checkpoint"]).is_file()
+        finals = [a.path for a in client.list_artifacts(c.info.run_id, "final")]
+        assert any("samples_" in a for a in finals) and any("gallery_" in a for a in finals)
+    assert len(digests) == 1  # one seed and replicate: the same 50 images, the same noise
+    pareto = [a.path for a in client.list_artifacts(parent.info.run_id, "pareto")]
+    assert "pareto/pareto.png" in pareto and "pareto/pareto_trials.csv" in pareto
+    assert "hypervolume" in client.get_run(parent.info.run_id).data.metrics
 
 
 def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) -> None:
@@ -116,8 +151,9 @@ def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) 
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     complete = [c for c in children if c.data.tags["ambientsweep.state"] == "complete"]
     assert len(complete) == 4
-    assert len({c.data.tags["config_hash"] for c in complete}) == 4  # none duplicated
-    assert len({c.data.tags["config_hash"] for c in children}) == len(children)
+    hashes = [c.data.tags["ambientsweep.config_hash"] for c in children]
+    assert len({c.data.tags["ambientsweep.config_hash"] for c in complete}) == 4  # no duplicate
+    assert len(set(hashes)) == len(children)
     ray_done = [r for r in _ray_results(workdir, "kill") if r.get("budget_complete")]
     assert len({json.dumps(r["config"], sort_keys=True) for r in ray_done}) == 4
 
