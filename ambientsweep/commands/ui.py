@@ -115,6 +115,13 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
             signal.signal(s, h)
 
 
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stderr (tests): inherit
+        return None
+
+
 def pages(uri: str, base_url: str, sweep: str | None) -> list[Page]:
     """Save the trials view in each sweep experiment and return the pages' URLs."""
     from ambientsweep.tracking import ui_view
@@ -166,8 +173,9 @@ def serve_ui(uri: str, *, host: str = "127.0.0.1", port: int = 5000, sweep: str 
         proc = None
         try:
             found = pages(uri, base, sweep)  # before the server: a bad --sweep starts nothing
+            # The server's own log goes to stderr: stdout carries only the pages' URLs.
             proc = subprocess.Popen(server_command(uri, host, port), env=env,
-                                    start_new_session=True)
+                                    stdout=_stderr_fd(), start_new_session=True)
             wait_ready(base, proc)
             _announce(found, base, uri, out, open_browser, serving=True)
             return proc.wait()
