@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SWEEP ?= sweeps/sfbd_clean_fraction.yaml
 
-.PHONY: run test lint bench bench-gpu browser clean-venv reproduce reproduction-exports
+.PHONY: run test lint bench bench-gpu browser clean-venv reproduce reproduction-exports \
+        readme-pictures
 
 # This machine kind's pip config names local indexes that warn on every package: hidden.
 PIPQUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -92,6 +93,16 @@ reproduction-exports: $(STAMP)
 	  --out $(DOCS)/compare_methods.md
 	$(AS) pareto repro_tn_cutoff repro_ambient repro_ambient_redraw repro_sfbd_n50 $(ASW) \
 	  -f png,csv --out $(DOCS)/compare_methods
+
+# README's pictures: the MLflow UI and dashboard screenshots the browser tests take (headless
+# Chromium; tests/e2e/test_ui_browser.py runs a tiny sweep and opens the URL `ambientsweep ui`
+# prints), and, after `make run`, the default sweep's Pareto figure.
+readme-pictures: $(STAMP) browser
+	mkdir -p docs/pictures
+	CI=true $(BIN)/python -m pytest -q tests/e2e/test_ui_browser.py tests/analysis/test_dashboard.py
+	cp artifacts/mlflow_ui.png artifacts/dashboard.png docs/pictures/
+	test ! -f $(WORKDIR)/sweeps/sfbd_clean_fraction/exports/pareto.png || \
+	  cp $(WORKDIR)/sweeps/sfbd_clean_fraction/exports/pareto.png docs/pictures/pareto.png
 
 clean-venv:
 	rm -rf $(VENV)

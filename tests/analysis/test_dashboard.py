@@ -1,39 +1,21 @@
 """The HTML dashboard: self-contained, and rendered in headless Chromium through selenium.
 
-The browser test needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium``
-package. Without them it skips, except under CI (``CI=true``), where it fails.
+The browser test (``tests/browser.py``) needs Debian's ``chromium`` and ``chromium-driver``
+and the ``selenium`` package. Without them it skips, except under CI (``CI=true``), where it
+fails.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from plotly.offline import get_plotlyjs
 
 from ambientsweep.analysis.dashboard import thumbnail_uri, write_dashboard
-
-from .conftest import ARTIFACTS
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,2400",
-)
+from tests.browser import ARTIFACTS, chromium, require_browser
 
 
 def n_trials_with_metrics(results, objectives) -> int:
@@ -55,41 +37,13 @@ def test_page_is_self_contained(results, objectives, tmp_path: Path) -> None:
     assert thumbnail_uri(None) is None and thumbnail_uri(tmp_path / "missing.png") is None
 
 
-def _require_browser():
-    """selenium's webdriver module, or skip (fail under CI) naming what is missing."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    try:
-        from selenium import webdriver
-    except ImportError:
-        missing.append("the selenium package (pip install selenium)")
-        webdriver = None
-    if missing:
-        reason = (
-            f"headless browser test needs {', '.join(missing)}; install with "
-            "apt-get install -y chromium chromium-driver"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return webdriver
-
-
 def test_dashboard_in_headless_chromium(results, objectives, tmp_path: Path) -> None:
-    webdriver = _require_browser()
-    from selenium.webdriver.chrome.service import Service
+    require_browser()
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     page = write_dashboard(results, objectives, tmp_path / "pareto.html")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
+    with chromium(tmp_path) as driver:
         driver.get(page.as_uri())
         deadline = time.monotonic() + 20
         while not driver.execute_script("return window.dashboardReady === true"):
@@ -128,6 +82,3 @@ def test_dashboard_in_headless_chromium(results, objectives, tmp_path: Path) -> 
         driver.set_window_size(1400, min(int(height) + 40, 6000))  # whole page in the shot
         ARTIFACTS.mkdir(exist_ok=True)
         assert driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
