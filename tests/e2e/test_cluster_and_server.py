@@ -193,6 +193,12 @@ def test_sweep_against_tracking_server(tmp_path: Path, server: _Server, ray_tmp:
     assert "ambientsweep ui srv" in res.stdout and f"--tracking-uri {server.url}" in res.stdout
     html = page.read_text()
     assert html.count("data:image/png;base64,") >= len(trials)
+    # `ambientsweep ui --tracking-uri <server>` starts nothing and points at that server.
+    ui = subprocess.run(CLI + ["ui", "srv", "--tracking-uri", server.url], capture_output=True,
+                        text=True, timeout=120)
+    assert ui.returncode == 0, ui.stdout + ui.stderr
+    assert f"{server.url}/#/experiments/" in ui.stdout
+    assert "workflowType=machine_learning" in ui.stdout
 
 
 def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp: str) -> None:
