@@ -49,7 +49,10 @@ class Page:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether a server could bind ``host:port`` now (as it would: with SO_REUSEADDR, so
+    connections of a stopped server in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

@@ -22,7 +22,8 @@ OBJECTIVES = ("fd_digits_cnn", "mem_ratio_pixels")
 
 
 def shown(value: float) -> str:
-    """A metric as the MLflow UI prints it (its ``Utils.formatMetric``, MLflow 3.x)."""
+    """A metric rounded as MLflow's ``Utils.formatMetric`` does (MLflow 3.x); the runs table
+    shows the full value, which starts with (or equals) this text."""
     a = abs(value)
     if value == 0:
         return "0"
