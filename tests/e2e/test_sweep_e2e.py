@@ -101,6 +101,7 @@ def _check_mlflow_conventions(workdir: Path, experiment: str, parent, children) 
         assert {t.key: t.value for t in inp.tags}["mlflow.data.context"] == "training"
         digests.add(inp.dataset.digest)
         assert Path(c.data.tags["ambientsweep.checkpoint"]).is_file()
+        assert len(c.data.tags["ambientsweep.extractor_digest"]) > 0  # the fidelity extractor
         finals = [a.path for a in client.list_artifacts(c.info.run_id, "final")]
         assert any("samples_" in a for a in finals) and any("gallery_" in a for a in finals)
     assert len(digests) == 1  # one seed and replicate: the same 50 images, the same noise

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ambientsweep.config import TrialConfig
+from ambientsweep.metrics.extractor_files import SHIPPED_DIGITS_CNN
 from ambientsweep.tracking.mlflow_log import SweepTracking, load_results, open_trial_run
 from ambientsweep.trial import run_trial
 from tests.conftest import TINY_BASE
@@ -30,7 +31,7 @@ def test_trial_run_follows_the_mlflow_conventions(tmp_path: Path, shared_cache: 
     tags = run.data.tags
     assert tags["ambientsweep.method"] == "edm" and "method" not in tags
     assert tags["ambientsweep.config_hash"] == cfg.config_hash()
-    assert tags["ambientsweep.fidelity_extractor"].startswith("digits_cnn:")
+    assert tags["ambientsweep.extractor_digest"] == SHIPPED_DIGITS_CNN.digest
     assert "ambientsweep.mlflow_version" in tags and "ambientsweep.torch_version" in tags
     assert not [k for k in tags if not k.startswith(("ambientsweep.", "mlflow."))]
     parent = client.get_run(tracking.parent_run_id).data.tags
