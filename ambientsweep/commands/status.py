@@ -5,8 +5,8 @@ The JSON shape is stable (``STATUS_COLUMNS`` per trial, in that order; searched 
 
     {"sweep": str, "experiment": str, "objectives": [str], "counts": {state: int},
      "trials": [{"trial_id", "run_id", "run_name", "state", "replicate", "budget_complete",
-                 "config_hash", "group_id", "method", "reason", "checkpoint", "params",
-                 "metrics"}]}
+                 "config_hash", "group_id", "method", "reason", "checkpoint",
+                 "extractor_digest", "params", "metrics"}]}
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 import pandas as pd
 
 STATUS_COLUMNS = ("trial_id", "run_id", "run_name", "state", "replicate", "budget_complete",
-                  "config_hash", "group_id", "method", "reason", "checkpoint", "params",
-                  "metrics")
+                  "config_hash", "group_id", "method", "reason", "checkpoint",
+                  "extractor_digest", "params", "metrics")
 NOT_METRICS = {"sweep", "trial_id", "run_id", "run_name", "state", "reason", "budget_complete",
-               "config_hash", "group_id", "method", "replicate", "checkpoint"}
+               "config_hash", "group_id", "method", "replicate", "checkpoint",
+               "extractor_digest"}
 
 
 def _metric_columns(df: pd.DataFrame) -> list[str]:
