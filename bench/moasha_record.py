@@ -60,21 +60,28 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="first N configurations only")
+    ap.add_argument("--only", type=int, nargs="*", default=None, help="configuration indices")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/ambientsweep-bench-cache"),
+                    help="feature-extractor cache kept between runs (trains once, ~1 min)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "moasha_curves.json")
     args = ap.parse_args()
     from ambientsweep.spec.load import grid_points, load_sweep
 
     points = grid_points(load_sweep(SWEEP).spec)[: args.limit]
+    if args.only is not None:
+        points = [points[i] for i in args.only]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        cache = str(Path(d) / "cache")
+        cache = str(args.cache)
         jobs = [(s, p, d, cache) for s in args.seeds for p in points]
         with mp.get_context("spawn").Pool(args.procs) as pool:
             curves = []
             for c in pool.imap(_one, jobs):
                 curves.append(c)
                 last = c["records"][-1]
-                print(f"seed {c['seed']} {c['params']}: {last['t']:.1f} s", flush=True)
+                ev = last["metrics"].get("eval_seconds", float("nan"))
+                print(f"seed {c['seed']} {c['params']}: {last['t']:.1f} s "
+                      f"(evaluation {ev:.1f} s)", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"sweep": str(SWEEP.relative_to(ROOT)),
                                     "wall_s": time.perf_counter() - t0, "curves": curves}))

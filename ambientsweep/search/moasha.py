@@ -24,20 +24,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from ambientsweep.search.keys import BUDGET_FRACTION, BUDGET_KEY
 from ambientsweep.search.moasha_rank import STOP, MultiObjectiveRungs
+from ambientsweep.search.searchers import split_params
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
-BUDGET_FRACTION = "budget_fraction"
+__all__ = ["BUDGET_FRACTION", "MOASHAScheduler", "configuration_key"]
 
 
 def configuration_key(config: dict[str, Any]) -> tuple[str, int]:
-    """(configuration key, replicate) of a Tune trial config (grid: {point, replicate};
-    searchers: the dotted params and replicate)."""
-    replicate = int(config.get("replicate", 0))
-    params = dict(config["point"]) if "point" in config else {
-        k: v for k, v in config.items() if k != "replicate"}
+    """(configuration key, replicate) of a Tune trial config: the searched params as JSON."""
+    params, replicate = split_params(config)
     return json.dumps(params, sort_keys=True, default=str), replicate
 
 
@@ -50,7 +49,7 @@ class MOASHAScheduler(FIFOScheduler):
     def __init__(self, metrics: Sequence[str], modes: Sequence[Literal["min", "max"]],
                  rungs: Sequence[float], reduction_factor: float, replicates: int = 1,
                  time_attr: str = BUDGET_FRACTION,
-                 budget_key: str = "budget_complete") -> None:
+                 budget_key: str = BUDGET_KEY) -> None:
         super().__init__()
         if len(metrics) != len(modes) or not metrics:
             raise ValueError("MOASHAScheduler needs one mode per metric, at least one metric")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
@@ -72,3 +73,58 @@ def test_configuration_key_ignores_the_replicate() -> None:
     assert configuration_key({"point": {"b": 1, "a": 2}, "replicate": 1}) == (
         '{"a": 2, "b": 1}', 1)
     assert configuration_key({"a": 2, "b": 1, "replicate": 0})[0] == '{"a": 2, "b": 1}'
+
+
+SWEEP = """\
+name: es
+base: base.yaml
+overrides: {eval.every_kimg: 0.16}
+space:
+  train.kimg: {grid: [0.64, 1.28]}
+objectives:
+  - {metric: fd_digits_cnn}
+  - {metric: mem_ratio_pixels}
+  - {metric: conf90, direction: max}
+replicates: 2
+early_stopping: %s
+"""
+BASE = "data: {name: digits, train_size: 50}\nmodel: {backbone: mlp}\nmethod: {kind: edm}\n"
+
+
+def _loaded(tmp_path: Path, es: str) -> Any:
+    from ambientsweep.spec.load import load_sweep
+
+    (tmp_path / "base.yaml").write_text(BASE)
+    (tmp_path / "s.yaml").write_text(SWEEP % es)
+    return load_sweep(tmp_path / "s.yaml")
+
+
+def test_build_moasha_from_the_spec(tmp_path: Path) -> None:
+    from ambientsweep.search.schedulers import build_scheduler
+
+    loaded = _loaded(tmp_path, "{scheduler: moasha, metrics: [conf90, fd_digits_cnn], "
+                               "grace_kimg: 0.08, reduction_factor: 2}")
+    s = build_scheduler(loaded, [0.64, 1.28])
+    assert isinstance(s, MOASHAScheduler)
+    assert s.metrics == ["conf90", "fd_digits_cnn"] and s.table.modes == ["max", "min"]
+    # grace 0.08 kimg of the smallest budget 0.64 = 1/8, then x2 below 1
+    assert s.table.rungs == [0.125, 0.25, 0.5] and s.table.replicates == 2
+    every = build_scheduler(_loaded(tmp_path, "{scheduler: moasha, rungs: [0.3, 0.6]}"))
+    assert every.metrics == ["fd_digits_cnn", "mem_ratio_pixels", "conf90"]
+    assert every.table.rungs == [0.3, 0.6]
+
+
+def test_asha_on_the_budget_fraction_never_stops_a_full_budget(tmp_path: Path) -> None:
+    from ambientsweep.search.schedulers import BudgetASHA, build_scheduler
+
+    s = build_scheduler(_loaded(tmp_path, "{scheduler: asha, metric: fd_digits_cnn, "
+                                          "grace_fraction: 0.25, reduction_factor: 2}"))
+    assert isinstance(s, BudgetASHA) and s.metric is None  # no strict check on loss reports
+    a, b = _trial({"k": 1}), _trial({"k": 2})
+    s.on_trial_add(None, a)
+    s.on_trial_add(None, b)
+    assert s.on_trial_result(None, a, {BUDGET_FRACTION: 0.1, "loss": 1.0}) == "CONTINUE"
+    assert s.on_trial_result(None, a, {BUDGET_FRACTION: 0.25, "fd_digits_cnn": 1.0}) == "CONTINUE"
+    assert s.on_trial_result(None, b, {BUDGET_FRACTION: 0.25, "fd_digits_cnn": 9.0}) == "STOP"
+    # at the full budget a worse value is still not stopped (Ray's max_t rung would)
+    assert s.on_trial_result(None, a, {BUDGET_FRACTION: 1.0, "fd_digits_cnn": 99.0}) == "CONTINUE"
