@@ -76,8 +76,13 @@ def main() -> None:
         jobs = [(s, p, d, cache) for s in args.seeds for p in points]
         with mp.get_context("spawn").Pool(args.procs) as pool:
             curves = []
-            for c in pool.imap(_one, jobs):
+            partial = args.out.with_suffix(".partial.jsonl")
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text("")
+            for c in pool.imap_unordered(_one, jobs):
                 curves.append(c)
+                with partial.open("a") as f:  # what is done survives an interruption
+                    f.write(json.dumps(c) + "\n")
                 last = c["records"][-1]
                 ev = last["metrics"].get("eval_seconds", float("nan"))
                 print(f"seed {c['seed']} {c['params']}: {last['t']:.1f} s "
