@@ -131,8 +131,11 @@ def _seed_curves(data: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for c in data["curves"]:
         out.setdefault(c["seed"], []).append(c)
+    from ambientsweep.spec.load import grid_points, load_sweep
+
+    order = [json.dumps(p, sort_keys=True) for p in grid_points(load_sweep(SWEEP).spec)]
     for cs in out.values():  # the grid's order (Ray runs grid points in order)
-        cs.sort(key=lambda c: (c["params"]["data.train_size"], c["params"]["train.lr"]))
+        cs.sort(key=lambda c: order.index(json.dumps(c["params"], sort_keys=True)))
     return out
 
 
@@ -184,13 +187,91 @@ def table(data: dict[str, Any], workers: int, settings: list[tuple[float, int]],
               f"{a[:, 2].mean():.2f} ± {a[:, 2].std():.2f} |")
 
 
+def live_run(name: str, es: dict[str, Any], grace: float, eta: int, seed: int,
+             workdir: Path, cache: Path) -> tuple[dict[str, tuple[str, float]], float]:
+    """`ambientsweep run` of the benchmark sweep at one seed with this scheduler, one trial at
+    a time (so the order is the grid's, as in a one-worker replay); its outcome per
+    configuration from Ray's own results, and its wall time."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+    from ray.tune import ExperimentAnalysis
+
+    from ambientsweep.search.moasha import configuration_key
+
+    spec = yaml.safe_load(SWEEP.read_text())
+    spec.update(name=f"bench_moasha_live_{name}", base=str(ROOT / "configs" / "digits.yaml"),
+                seed=seed, early_stopping={**es, "grace_fraction": grace,
+                                           "reduction_factor": eta})
+    spec["search"] = {"algorithm": "grid", "max_concurrent": 1}
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "ambientsweep", "run", str(path), "--workdir",
+                          str(workdir)], capture_output=True, text=True,
+                         env={**os.environ, "AMBIENTSWEEP_CACHE": str(cache)})
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"live {name} sweep failed ({res.returncode}):\n{res.stdout}"
+                         f"\n{res.stderr}")
+    ea = ExperimentAnalysis(str(workdir / "sweeps" / spec["name"] / "ray" / "tune"))
+    out = {}
+    for t in ea.trials:
+        r = t.last_result
+        key = configuration_key(t.config)[0]
+        out[key] = ("complete" if r.get("budget_complete") else "pruned",
+                    float(r["budget_fraction"]))
+    return out, wall
+
+
+def compare_live(data: dict[str, Any], seed: int, workdir: Path, cache: Path, grace: float,
+                 eta: int) -> None:
+    from ambientsweep.search.moasha import configuration_key
+
+    curves = _seed_curves(data)[seed]
+    print(f"live sweeps vs one-worker replay, seed {seed}, grace {grace:.3g}, η {eta}")
+    print("| scheduler | configurations | same outcome (state and stop fraction) | "
+          "complete live / replay | trained kimg live / replay | live wall s |")
+    print("|---|---|---|---|---|---|")
+    for name in ("asha", "moasha"):
+        es = SCHEDULERS[name]
+        assert es is not None
+        got, wall = live_run(name, es, grace, eta, seed, workdir / name, cache)
+        want = replay(curves, es, grace=grace, eta=eta, workers=1).states
+        same = [k for k in want if k in got and got[k][0] == want[k][0]
+                and abs(got[k][1] - want[k][1]) < 1e-6]
+        for k in sorted(set(want) | set(got)):
+            if k not in same:
+                print(f"  differs: {k}: live {got.get(k)} replay {want.get(k)}")
+        total = {configuration_key({"point": c["params"]})[0]: c["total_kimg"] for c in curves}
+        kimg_live = sum(got[k][1] * total[k] for k in total if k in got)
+        kimg_replay = sum(want[k][1] * total[k] for k in total)
+        n_live = sum(s == "complete" for s, _ in got.values())
+        n_rep = sum(s == "complete" for s, _ in want.values())
+        print(f"| {name} | {len(want)} | {len(same)}/{len(want)} | {n_live} / {n_rep} | "
+              f"{kimg_live:.1f} / {kimg_replay:.1f} | {wall:.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--curves", type=Path, default=CURVES)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--orders", type=int, default=0, help="random trial orders per seed")
+    ap.add_argument("--live-dir", type=Path, default=None,
+                    help="also run each scheduler live (ambientsweep run, seed --live-seed) "
+                         "in this work dir and compare with the replay")
+    ap.add_argument("--live-seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/ambientsweep-bench-cache"),
+                    help="the feature cache the curves were recorded with")
     args = ap.parse_args()
     data = json.loads(args.curves.read_text())
+    if args.live_dir is not None:
+        compare_live(data, args.live_seed, args.live_dir, args.cache, 1 / 9, 3)
+        return
     table(data, args.workers, [(1 / 9, 3), (1 / 9, 2), (2 / 9, 2)], args.orders)
 
 
