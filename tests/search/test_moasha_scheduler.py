@@ -128,3 +128,8 @@ def test_asha_on_the_budget_fraction_never_stops_a_full_budget(tmp_path: Path) -
     assert s.on_trial_result(None, b, {BUDGET_FRACTION: 0.25, "fd_digits_cnn": 9.0}) == "STOP"
     # at the full budget a worse value is still not stopped (Ray's max_t rung would)
     assert s.on_trial_result(None, a, {BUDGET_FRACTION: 1.0, "fd_digits_cnn": 99.0}) == "CONTINUE"
+
+
+def test_grid_trials_wrap_point_and_replicate() -> None:
+    key, rep = configuration_key({"trial": {"point": {"lr": 0.1}, "replicate": 2}})
+    assert (key, rep) == ('{"lr": 0.1}', 2)
