@@ -272,7 +272,8 @@ def main() -> None:
     if args.live_dir is not None:
         compare_live(data, args.live_seed, args.live_dir, args.cache, 1 / 9, 3)
         return
-    table(data, args.workers, [(1 / 9, 3), (1 / 9, 2), (2 / 9, 2)], args.orders)
+    table(data, args.workers, [(1 / 9, 4), (1 / 9, 3), (1 / 9, 2), (2 / 9, 2)],
+          args.orders)
 
 
 if __name__ == "__main__":
