@@ -11,9 +11,11 @@ result of a finished trial holds them all.
 
 from __future__ import annotations
 
-BUDGET_KEY = "budget_complete"
-TIME_ATTR = "kimg"
-BUDGET_FRACTION = "budget_fraction"
+from ambientsweep.metrics import names
+
+BUDGET_KEY = names.BUDGET_COMPLETE
+TIME_ATTR = names.KIMG
+BUDGET_FRACTION = "budget_fraction"  # kimg over the trial's own full budget (0..1)
 
 
 class TrialResults:
