@@ -188,7 +188,8 @@ def table(data: dict[str, Any], workers: int, settings: list[tuple[float, int]],
 
 
 def live_run(name: str, es: dict[str, Any], grace: float, eta: int, seed: int,
-             workdir: Path, cache: Path) -> tuple[dict[str, tuple[str, float]], float]:
+             workdir: Path, cache: Path,
+             sizes: list[int] | None) -> tuple[dict[str, tuple[str, float]], float]:
     """`ambientsweep run` of the benchmark sweep at one seed with this scheduler, one trial at
     a time (so the order is the grid's, as in a one-worker replay); its outcome per
     configuration from Ray's own results, and its wall time."""
@@ -207,6 +208,8 @@ def live_run(name: str, es: dict[str, Any], grace: float, eta: int, seed: int,
                 seed=seed, early_stopping={**es, "grace_fraction": grace,
                                            "reduction_factor": eta})
     spec["search"] = {"algorithm": "grid", "max_concurrent": 1}
+    if sizes:
+        spec["space"]["data.train_size"] = {"grid": sizes}
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -229,10 +232,11 @@ def live_run(name: str, es: dict[str, Any], grace: float, eta: int, seed: int,
 
 
 def compare_live(data: dict[str, Any], seed: int, workdir: Path, cache: Path, grace: float,
-                 eta: int) -> None:
+                 eta: int, sizes: list[int] | None) -> None:
     from ambientsweep.search.moasha import configuration_key
 
-    curves = _seed_curves(data)[seed]
+    curves = [c for c in _seed_curves(data)[seed]
+              if not sizes or c["params"]["data.train_size"] in sizes]
     print(f"live sweeps vs one-worker replay, seed {seed}, grace {grace:.3g}, η {eta}")
     print("| scheduler | configurations | same outcome (state and stop fraction) | "
           "complete live / replay | trained kimg live / replay | live wall s |")
@@ -240,7 +244,7 @@ def compare_live(data: dict[str, Any], seed: int, workdir: Path, cache: Path, gr
     for name in ("asha", "moasha"):
         es = SCHEDULERS[name]
         assert es is not None
-        got, wall = live_run(name, es, grace, eta, seed, workdir / name, cache)
+        got, wall = live_run(name, es, grace, eta, seed, workdir / name, cache, sizes)
         want = replay(curves, es, grace=grace, eta=eta, workers=1).states
         same = [k for k in want if k in got and got[k][0] == want[k][0]
                 and abs(got[k][1] - want[k][1]) < 1e-6]
@@ -265,12 +269,15 @@ def main() -> None:
                     help="also run each scheduler live (ambientsweep run, seed --live-seed) "
                          "in this work dir and compare with the replay")
     ap.add_argument("--live-seed", type=int, default=0)
+    ap.add_argument("--live-sizes", type=int, nargs="*", default=None,
+                    help="only these data.train_size values in the live runs (and their replay)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/ambientsweep-bench-cache"),
                     help="the feature cache the curves were recorded with")
     args = ap.parse_args()
     data = json.loads(args.curves.read_text())
     if args.live_dir is not None:
-        compare_live(data, args.live_seed, args.live_dir, args.cache, 1 / 9, 3)
+        compare_live(data, args.live_seed, args.live_dir, args.cache, 1 / 9, 3,
+                     args.live_sizes)
         return
     table(data, args.workers, [(1 / 9, 4), (1 / 9, 3), (1 / 9, 2), (2 / 9, 2)],
           args.orders)
