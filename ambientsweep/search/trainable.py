@@ -98,7 +98,9 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         ml.ran_on(ray.get_runtime_context().get_node_id())
         workdir = Path(ctx.trials_dir) / trial_id
         try:
-            run_trial(cfg, Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
+            # MLflow first: a scheduler's STOP ends the trial inside Ray's report, and the
+            # result that decided it must be in the record too.
+            run_trial(cfg, Tee([ml, ray_rep]), workdir, cache_dir=Path(ctx.cache_dir))
         except DivergedError as e:
             ml.diverged(str(e))
             ray_rep.report({DIVERGED_KEY: 1.0}, step=int(ray_rep.kimg * 1000))

@@ -40,7 +40,7 @@ def test_moasha_stops_some_configurations_as_a_whole(tmp_path: Path, ray_tmp: st
     res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    parents, children, client = sweep_runs(workdir, "mo_es")
+    parents, children, _ = sweep_runs(workdir, "mo_es")
     assert parents[0].info.status == "FINISHED"
     assert len(children) == 8
     by_config: dict[str, list] = defaultdict(list)
@@ -53,8 +53,9 @@ def test_moasha_stops_some_configurations_as_a_whole(tmp_path: Path, ray_tmp: st
     complete = [lr for lr, s in states.items() if s == {"complete"}]
     assert pruned and complete and len(pruned) + len(complete) == 4, states
     for c in children:
-        assert client.get_metric_history(c.info.run_id, "loss")  # it trained
         if c.data.tags[TAG_STATE] == "pruned":
+            # it reached the rung that decided it, and that evaluation is in the record
+            assert "fd_digits_cnn" in c.data.metrics
             assert c.data.tags[TAG_BUDGET] == "false"
             assert c.data.tags.get(TAG_FRONT) != "true"  # never on a front
         else:
