@@ -88,7 +88,8 @@ objectives:
 replicates: 2
 early_stopping: %s
 """
-BASE = "data: {name: digits, train_size: 50}\nmodel: {backbone: mlp}\nmethod: {kind: edm}\n"
+BASE = ("data: {name: digits, train_size: 50}\nmodel: {backbone: mlp}\ntrain: {kimg: 1.28}\n"
+        "method: {kind: edm}\n")
 
 
 def _loaded(tmp_path: Path, es: str) -> Any:
