@@ -187,8 +187,13 @@ def _check_state(plan: Plan, resume: bool) -> bool:
 
 
 def max_kimg(plan: Plan) -> float:
-    """Total kimg a full-budget trial trains (the early-stopping time axis)."""
-    return plan.loaded.trial_config(plan.points[0] if plan.points else {}).total_kimg
+    """Total kimg a full-budget trial trains (the live view's progress axis)."""
+    return max(budgets_kimg(plan))
+
+
+def budgets_kimg(plan: Plan) -> list[float]:
+    """Full budgets (kimg) of the sweep's configurations (grid points; the base otherwise)."""
+    return [plan.loaded.trial_config(p).total_kimg for p in (plan.points or [{}])]
 
 
 @dataclass
@@ -331,7 +336,7 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs)
     setup = tuner.TuneSetup(
         name="tune", storage_path=str(paths.ray_storage), param_space=space,
-        search_alg=searcher, scheduler=tuner.build_scheduler(loaded, max_kimg(plan)),
+        search_alg=searcher, scheduler=tuner.build_scheduler(loaded, budgets_kimg(plan)),
         num_samples=num_samples, max_concurrent=spec.search.max_concurrent,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
         max_failures=spec.execution.max_failures)

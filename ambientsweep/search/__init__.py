@@ -8,6 +8,10 @@
 - :mod:`.trainable`   one trial under Ray, recorded through :mod:`ambientsweep.tracking`
 - :mod:`.callbacks`   final trial states and the live terminal view (driver side)
 - :mod:`.tuner`       scheduler, then build and fit (or resume) the run
+- :mod:`.results`     what a trial reports to Ray (kimg, budget_fraction, final report; no ray)
+- :mod:`.moasha_rank` multi-objective successive halving: ranking and decisions (no ray)
+- :mod:`.moasha`      MOASHA as a Ray Tune scheduler
+- :mod:`.schedulers`  the sweep's early-stopping scheduler (moasha, asha, median)
 
 Importing the package imports no ray; it only sets Ray's environment defaults, which Ray
 reads when first imported (by any module here).

@@ -17,7 +17,13 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ambientsweep.search.algorithms import GRID
-from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, POINT_KEY, REPLICATE_KEY
+from ambientsweep.search.keys import (
+    BUDGET_KEY,
+    DIVERGED_KEY,
+    POINT_KEY,
+    REPLICATE_KEY,
+    TRIAL_KEY,
+)
 from ambientsweep.spec.load import LoadedSweep
 
 
@@ -127,6 +133,7 @@ class ReplicateSearcher(Searcher):
 
 def split_params(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Searched dotted params and the replicate index from a Tune config dict."""
+    config = config.get(TRIAL_KEY, config)  # grid: {trial: {point: ..., replicate: ...}}
     replicate = int(config.get(REPLICATE_KEY, 0))
     params = dict(config[POINT_KEY]) if POINT_KEY in config else {
         k: v for k, v in config.items() if k != REPLICATE_KEY}
@@ -141,9 +148,11 @@ def build_search(loaded: LoadedSweep, points: list[dict[str, Any]] | None,
     spec = loaded.spec
     if spec.search.algorithm == GRID:
         assert points is not None
-        space: dict[str, Any] = {POINT_KEY: tune.grid_search(points)}
-        if spec.replicates > 1:
-            space[REPLICATE_KEY] = tune.grid_search(list(range(spec.replicates)))
+        # One grid over (point, replicate) in configuration-major order: a configuration's
+        # replicates start one after another, so they reach each early-stopping rung together
+        # (MOASHA decides a configuration once all its replicates are there).
+        space: dict[str, Any] = {TRIAL_KEY: tune.grid_search(
+            [{POINT_KEY: p, REPLICATE_KEY: r} for p in points for r in range(spec.replicates)])}
         return space, None, 1
     inner = BudgetAwareOptunaSearch(space=define_by_run(spec), metric=spec.metric_names,
                                     mode=spec.directions, sampler=optuna_sampler(spec),

@@ -19,6 +19,7 @@ from ray import tune
 
 from ambientsweep.errors import DivergedError
 from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, TIME_ATTR
+from ambientsweep.search.results import TrialResults
 from ambientsweep.search.searchers import split_params
 from ambientsweep.spec.load import LoadedSweep
 from ambientsweep.tracking.reporter import Reporter
@@ -37,17 +38,18 @@ class TrialContext:
 
 
 class RayReporter:
-    """Reports the latest value of every metric each time, so the last result has them all."""
+    """Each report's own metrics with kimg and budget_fraction; the final report carries every
+    metric's last value (ambientsweep.search.results)."""
 
-    def __init__(self) -> None:
-        self.latest: dict[str, float] = {}
-        self.kimg = 0.0
+    def __init__(self, total_kimg: float) -> None:
+        self.results = TrialResults(total_kimg)
+
+    @property
+    def kimg(self) -> float:
+        return self.results.kimg
 
     def report(self, metrics: dict[str, float], *, step: int) -> None:
-        # Per-round metrics (SFBD) come with step = round: the time axis only moves forward.
-        self.kimg = max(self.kimg, step / 1000.0)
-        self.latest.update(metrics)
-        tune.report({**self.latest, TIME_ATTR: self.kimg})
+        tune.report(self.results.result(metrics, step=step))
 
     def artifact(self, path: Path, subdir: str | None = None) -> None:
         return None
@@ -92,7 +94,7 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         params, replicate = split_params(config)
         cfg = ctx.loaded.trial_config(params, replicate)
         trial_id = tune.get_context().get_trial_id()
-        ray_rep = RayReporter()
+        ray_rep = RayReporter(cfg.total_kimg)
         done = mlflow_log.find_finished(ctx.record, cfg.config_hash())
         if done is not None:  # finished before an interruption Ray's state did not record
             ray_rep.report({**done, BUDGET_KEY: 1.0}, step=int(done.get(TIME_ATTR, 0) * 1000))
@@ -106,8 +108,10 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         ml.ran_on(ray.get_runtime_context().get_node_id())
         workdir = Path(ctx.trials_dir) / trial_id
         try:
+            # MLflow first: a scheduler's STOP ends the trial inside Ray's report, and the
+            # result that decided it must be in the record too.
             with system_metrics(ctx.record.uri, ml.run_id, ctx.system_metrics):
-                run_trial(cfg, Tee([ray_rep, ml]), workdir, cache_dir=Path(ctx.cache_dir))
+                run_trial(cfg, Tee([ml, ray_rep]), workdir, cache_dir=Path(ctx.cache_dir))
             if (workdir / CHECKPOINT_NAME).is_file():
                 ml.checkpoint(workdir / CHECKPOINT_NAME)
         except DivergedError as e:

@@ -13,11 +13,10 @@ from typing import Any
 
 from ray import tune
 from ray.tune import ResultGrid
-from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from ambientsweep.search.keys import TIME_ATTR
-from ambientsweep.spec.load import LoadedSweep
+from ambientsweep.search.schedulers import build_scheduler as build_scheduler
 
 
 @dataclass(frozen=True)
@@ -31,22 +30,6 @@ class TuneSetup:
     max_concurrent: int | None
     resources: dict[str, float]
     max_failures: int
-
-
-def build_scheduler(loaded: LoadedSweep, max_kimg: float) -> TrialScheduler | None:
-    """The spec's early-stopping scheduler on the kimg time axis (None: every trial runs out)."""
-    es = loaded.spec.early_stopping
-    if es is None:
-        return None
-    from ambientsweep.metrics import names
-
-    mode = es.mode or names.direction(es.metric)
-    if es.scheduler == "asha":
-        return ASHAScheduler(time_attr=TIME_ATTR, metric=es.metric, mode=mode,
-                             max_t=max_kimg, grace_period=es.grace_kimg,
-                             reduction_factor=es.reduction_factor)
-    return MedianStoppingRule(time_attr=TIME_ATTR, metric=es.metric, mode=mode,
-                              grace_period=es.grace_kimg)
 
 
 def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],

@@ -274,7 +274,22 @@ def load_sweep(path: str | Path, *, allow_large: bool = False) -> LoadedSweep:
     errors = checks.plan_errors(loaded, lines, base_lines, limits, probes)
     if errors:
         raise SpecError("\n".join(errors))
+    _check_moasha_evaluates(loaded)
     return loaded
+
+
+def _check_moasha_evaluates(loaded: LoadedSweep) -> None:
+    """MOASHA ranks on the objectives, measured only at evaluation points: there must be some
+    before the end of training (eval.every_kimg, or SFBD's evaluation after every round)."""
+    es = loaded.spec.early_stopping
+    if es is None or es.scheduler != "moasha" or "eval.every_kimg" in loaded.spec.space:
+        return
+    cfg = TrialConfig.model_validate(loaded.base)
+    if cfg.eval.every_kimg is None and cfg.method.kind != "sfbd":
+        raise SpecError(
+            f"{loaded.path}: early_stopping: moasha decides at evaluation points, but this "
+            "sweep evaluates its objectives only at the end of training; add eval.every_kimg "
+            "under overrides (at most the first rung's kimg)")
 
 
 def _check_config(

@@ -110,13 +110,53 @@ class Resources(_Frozen):
 
 
 class EarlyStopping(_Frozen):
-    scheduler: Literal["asha", "median"] = "asha"
-    metric: str  # ONE scalar reported during training (e.g. fd_digits_cnn or loss)
+    """Early stopping of trials (Ray Tune schedulers).
+
+    asha / median watch ONE scalar ``metric``; moasha (multi-objective ASHA,
+    ambientsweep.search.moasha_rank) ranks on several at once: ``metrics``, a subset of the
+    sweep's objectives, default all of them. Rungs are fractions of each trial's own budget:
+    ``rungs`` as listed, or grace * reduction_factor^k below 1 from ``grace_fraction`` or from
+    ``grace_kimg`` (divided by the smallest full budget of the sweep's configurations, so every
+    trial has trained at least grace_kimg at the first rung).
+    """
+
+    scheduler: Literal["asha", "median", "moasha"] = "asha"
+    metric: str | None = None  # asha / median: ONE scalar reported during training
+    metrics: list[str] | None = None  # moasha: a subset of the objectives (default all)
     mode: Literal["min", "max"] | None = None
-    grace_kimg: float = Field(..., gt=0)  # never stop a trial before this many kimg
+    grace_kimg: float | None = Field(None, gt=0)  # never stop a trial before this many kimg
+    grace_fraction: float | None = Field(None, gt=0, lt=1)  # ... or this fraction of its budget
+    rungs: list[float] | None = None  # moasha: explicit rung fractions, increasing, in (0, 1)
     reduction_factor: int = Field(3, ge=2)
 
-    _known = field_validator("metric")(_check_metric)
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v: str | None) -> str | None:
+        return None if v is None else _check_metric(cls, v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EarlyStopping:
+        moasha = self.scheduler == "moasha"
+        if moasha and (self.metric is not None or self.mode is not None):
+            raise ValueError("early_stopping.moasha ranks on the objectives: give `metrics` "
+                             "(a subset of the objectives), not `metric`/`mode`")
+        if not moasha and self.metric is None:
+            raise ValueError(f"early_stopping.{self.scheduler} needs `metric` (one scalar "
+                             "reported during training, e.g. fd_digits_cnn or loss)")
+        if not moasha and (self.metrics is not None or self.rungs is not None):
+            raise ValueError("early_stopping.metrics and .rungs apply to scheduler moasha only")
+        given = [k for k in ("grace_kimg", "grace_fraction", "rungs")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            options = "grace_kimg, grace_fraction" + (", rungs" if moasha else "")
+            raise ValueError(f"early_stopping: give exactly one of {options} "
+                             f"(got {', '.join(given) or 'none'})")
+        if self.rungs is not None and (
+                not self.rungs or any(not 0 < r < 1 for r in self.rungs)
+                or self.rungs != sorted(set(self.rungs))):
+            raise ValueError("early_stopping.rungs must be increasing fractions of the budget "
+                             f"in (0, 1), got {self.rungs}")
+        return self
 
 
 class Tracking(_Frozen):
@@ -189,6 +229,14 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"search.num_trials is required for {self.search.algorithm}")
             if not self.space:
                 raise ValueError(f"space is empty: nothing for {self.search.algorithm} to search")
+        es = self.early_stopping
+        if es is not None and es.metrics is not None:
+            unknown = [m for m in es.metrics if m not in self.metric_names]
+            if unknown or not es.metrics:
+                raise ValueError(
+                    f"early_stopping.metrics: {', '.join(unknown) or 'empty'} "
+                    f"{'is' if len(unknown) == 1 else 'are'} not among the objectives "
+                    f"({', '.join(self.metric_names)}); list a subset of them or leave it out")
         if self.search.algorithm != OPTUNA and "sampler" in self.search.model_fields_set:
             raise ValueError("search.sampler applies to algorithm optuna only")
         return self

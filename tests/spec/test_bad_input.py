@@ -87,6 +87,23 @@ CASES: list[tuple[str, str, str, list[str]]] = [
                                                                      "did you mean 'train'"]),
     ("storage-path-not-implemented", sweep_text(execution="{storage_path: s3://bucket/ray}"),
      BASE, ["sweep.yaml", "execution.storage_path", "not implemented yet"]),
+    ("moasha-metric-not-objective", sweep_text(
+        overrides="{eval.every_kimg: 0.16}",
+        early_stopping="{scheduler: moasha, metrics: [fd_digits_cnn, psnr_denoised], "
+        "grace_kimg: 0.16}"), BASE, ["early_stopping.metrics", "psnr_denoised",
+                                     "not among the objectives"]),
+    ("moasha-single-metric", sweep_text(
+        early_stopping="{scheduler: moasha, metric: fd_digits_cnn, grace_kimg: 0.16}"), BASE,
+     ["moasha ranks on the objectives", "metrics"]),
+    ("moasha-no-grace", sweep_text(early_stopping="{scheduler: moasha}"), BASE,
+     ["exactly one of grace_kimg, grace_fraction, rungs", "got none"]),
+    ("moasha-bad-rungs", sweep_text(early_stopping="{scheduler: moasha, rungs: [0.5, 0.2]}"),
+     BASE, ["rungs must be increasing fractions"]),
+    ("moasha-without-evaluations", sweep_text(
+        early_stopping="{scheduler: moasha, grace_kimg: 0.16}"), BASE,
+     ["moasha decides at evaluation points", "eval.every_kimg"]),
+    ("asha-without-metric", sweep_text(early_stopping="{scheduler: asha, grace_kimg: 0.16}"),
+     BASE, ["early_stopping.asha needs `metric`"]),
     ("tn-both-cutoffs", sweep_text(method="{kind: ambient_tn, sigma_tn: 0.5, tn_quantile: 0.5}",
                                    space="{}"), BASE, ["exactly one of method.sigma_tn"]),
 ]
