@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ambientsweep.analysis.formats import FORMATS, parse_formats
+from ambientsweep.analysis.formats import FORMATS, RUN_FORMATS, parse_formats
 from ambientsweep.errors import UserError
 from ambientsweep.search import algorithms
 from ambientsweep.workdir import DEFAULT_WORKDIR
@@ -37,6 +37,7 @@ TrackingUriOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI (d
 AllowLargeOpt = Annotated[bool, typer.Option(
     "--allow-large", help="Lift the caps on trials, replicates, grid points and per-trial "
     "budgets (kimg, samples, resolution, model size) for a real large sweep.")]
+FORMAT_HELP = f"Comma-separated: {','.join(FORMATS)}."
 TableOutOpt = Annotated[Path | None, typer.Option(help="Also write the table(s) to this file.")]
 AllowMixedOpt = Annotated[bool, typer.Option(
     "--allow-mixed-extractors", help="Aggregate or compare metrics made with different feature "
@@ -133,13 +134,23 @@ def run(
     system_metrics: Annotated[bool, typer.Option(help="Log MLflow system metrics (CPU, "
                                                  "memory, GPU) on every trial; needs psutil "
                                                  "(the system-metrics extra).")] = False,
+    format: Annotated[str, typer.Option("--format", "-f", help=f"{FORMAT_HELP} Exports "
+                                        "written at the end; the others on demand with "
+                                        "`ambientsweep pareto -f`.")] = ",".join(RUN_FORMATS),
 ) -> None:
     """Run a sweep (or resume it): Ray Tune trials, MLflow records, Pareto exports."""
+    import dataclasses
+
     from ambientsweep.commands.run import make_plan, run_sweep
 
+    try:
+        formats = tuple(parse_formats(format))
+    except ValueError as e:
+        _fail(f"--format: {e}")
     p = _guard(lambda: make_plan(sweep, workdir=workdir, tracking_uri=tracking_uri,
                                  max_trials=max_trials, smoke=smoke, allow_large=allow_large,
                                  system_metrics=system_metrics))
+    p = dataclasses.replace(p, formats=formats)
     outcome = _guard(lambda: run_sweep(p, address=address, resume=resume))
     if outcome.exit_code:
         raise typer.Exit(code=outcome.exit_code)
@@ -200,8 +211,8 @@ def ui(sweep: Annotated[str | None, typer.Argument(help="Sweep name (or experime
 def pareto(
     sweeps: Annotated[list[str], typer.Argument(help="Sweep files or names (several: one "
                                                 "series each).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: "
-                                        f"{','.join(FORMATS)}.")] = "png,svg,csv,html",
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
+    = "png,svg,csv,html",
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the sweep's "
                                              "exports folder).")] = None,
     color_by: Annotated[str | None, typer.Option(help="Searched key that colours points.")]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["FORMATS", "IMAGE_FORMATS", "parse_formats"]
+__all__ = ["FORMATS", "IMAGE_FORMATS", "RUN_FORMATS", "parse_formats"]
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")  # the Pareto figure (matplotlib)
 FORMATS: tuple[str, ...] = (*IMAGE_FORMATS, "csv", "json", "html")
+# What the end of `ambientsweep run` writes unless --format says otherwise (the rest on demand
+# with `ambientsweep pareto -f ...`): one figure, the table and the dashboard.
+RUN_FORMATS: tuple[str, ...] = ("png", "csv", "html")
 
 
 def parse_formats(formats: str | Iterable[str]) -> list[str]:

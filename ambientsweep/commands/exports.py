@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ambientsweep.analysis.formats import FORMATS
+from ambientsweep.analysis.formats import RUN_FORMATS
 from ambientsweep.errors import UserError
 from ambientsweep.metrics import names
 from ambientsweep.tracking.uri import store_uri
@@ -23,9 +23,6 @@ from ambientsweep.workdir import sweep_paths
 if TYPE_CHECKING:
     from ambientsweep.commands.run import Plan
     from ambientsweep.tracking.mlflow_log import SweepTracking
-
-ALL_FORMATS = FORMATS  # the end of a sweep writes every format
-
 
 def _objectives(spec: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     return [(o["metric"], o.get("direction") or names.direction(o["metric"]), o.get("ref"))
@@ -50,8 +47,9 @@ def _log(tracking: SweepTracking, frames: dict[str, pd.DataFrame], objectives: l
                           names.FRONT_SIZE: float(len(front))})
 
 
-def export_and_log(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
-    """End of a sweep: every format into <sweep>/exports, logged to the parent run."""
+def export_and_log(plan: Plan, tracking: SweepTracking,
+                   formats: list[str] | tuple[str, ...] = RUN_FORMATS) -> dict[str, Path]:
+    """End of a sweep: `formats` into <sweep>/exports, logged to the parent run."""
     from ambientsweep.analysis.export import export_pareto
     from ambientsweep.tracking.mlflow_log import load_results
 
@@ -60,7 +58,7 @@ def export_and_log(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
         return {}
     objectives = [(o.metric, o.mode, o.ref) for o in plan.spec.objectives]
     frames = {plan.spec.name: df}
-    written = export_pareto(frames, objectives, ALL_FORMATS, plan.paths.exports)
+    written = export_pareto(frames, objectives, list(formats), plan.paths.exports)
     _log(tracking, frames, objectives, written)
     return written
 

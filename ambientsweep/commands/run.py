@@ -9,13 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ambientsweep.analysis.formats import RUN_FORMATS
 from ambientsweep.errors import UserError
 from ambientsweep.search.algorithms import GRID
 from ambientsweep.spec.load import LoadedSweep, grid_points, load_sweep
@@ -48,6 +52,7 @@ class Plan:
     num_trials: int  # configs x replicates
     smoke: bool
     system_metrics: bool = False  # MLflow's system metrics on every trial run (needs psutil)
+    formats: tuple[str, ...] = RUN_FORMATS  # exports written at the end (`run --format`)
 
     @property
     def spec(self) -> SweepSpec:
@@ -238,20 +243,64 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
         "with this version, give it another name (name: in the sweep file) or another "
         "tracking.experiment."))
     t0 = time.monotonic()
-    cluster = ray_cluster.start_ray(address, plan.paths.log_file)
+    # A local Ray is sized to this machine, whose fit environment_problems checked: the record
+    # opens (MLflow import, store migration) while Ray starts. A remote cluster is checked
+    # first, so a request it cannot fit writes nothing; only imports overlap its connection.
+    local = not (address or os.environ.get("RAY_ADDRESS"))
+    early = Background(lambda: _open_record(plan, resumed) if local else _warm_imports())
     try:
+        cluster = ray_cluster.start_ray(address, plan.paths.log_file)
+    except BaseException:
+        early.join_quietly()
+        raise
+    try:
+        opened = early.result()
         check_resources(plan.spec.resources, cluster.nodes, f"the cluster at {address}"
                         if address else "this machine")
-        return _run(plan, resumed, out, t0, cluster)
+        tracking = opened if local else _open_record(plan, resumed)
+        return _run(plan, resumed, out, t0, cluster, tracking)
     finally:
         ray_cluster.stop_ray()
 
 
-def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster) -> Outcome:
-    """Record, fit, reconcile the record with Ray's results, export when every trial ended."""
+class Background:
+    """`fn()` in a daemon thread; :meth:`result` joins and returns it or raises its error."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self._value = fn()
+            except BaseException as e:  # handed to the caller of result()
+                self._error = e
+
+        self._thread = threading.Thread(target=target, name="ambientsweep-setup", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def join_quietly(self) -> None:
+        self._thread.join()
+
+
+def _warm_imports() -> None:
+    """What the driver imports after Ray is up (MLflow, Ray Tune), loaded while it starts."""
+    import ambientsweep.search.callbacks
+    import ambientsweep.search.tuner
+    import ambientsweep.tracking.mlflow_log  # noqa: F401
+
+
+def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
+         tracking: SweepTracking) -> Outcome:
+    """Fit, reconcile the record with Ray's results, export when every trial ended."""
     from ambientsweep.tracking.mlflow_log import TrackingUnavailable
 
-    tracking = _open_record(plan, resumed)
     _announce(plan, cluster, resumed, out)
     grid, interrupted = _fit(plan, tracking, out, resumed)
     try:
@@ -307,6 +356,7 @@ def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
         tracking.log_artifact(plan.loaded.path, "spec")
         tracking.log_artifact(plan.loaded.base_path, "spec")
     tracking.interrupt_running()  # trials that were running when a previous driver died
+    _warm_imports()
     return tracking
 
 
@@ -393,7 +443,8 @@ def _uri_flag(plan: Plan) -> str:
 
 
 def export_sweep(plan: Plan, tracking: SweepTracking) -> dict[str, Path]:
-    """Pareto front exports into the sweep folder, logged to the parent run; front tagged."""
+    """The Pareto front exports `plan.formats` into the sweep folder, logged to the parent run;
+    front tagged. Other formats are written on demand by `ambientsweep pareto -f`."""
     from ambientsweep.commands.exports import export_and_log
 
-    return export_and_log(plan, tracking)
+    return export_and_log(plan, tracking, plan.formats)
