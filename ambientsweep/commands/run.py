@@ -382,7 +382,8 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     cpus = spec.resources.threads or max(1, int(spec.resources.cpu))
     loaded = plan.loaded.with_overrides({"train.num_threads": cpus})
     ctx = TrialContext(loaded=loaded, record=tracking.ref, trials_dir=str(paths.trials),
-                       cache_dir=str(paths.cache), system_metrics=plan.system_metrics)
+                       cache_dir=str(paths.cache), system_metrics=plan.system_metrics,
+                       fill_idle=spec.resources.fill_idle)
     space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs)
     setup = tuner.TuneSetup(
         name="tune", storage_path=str(paths.ray_storage), param_space=space,
@@ -393,6 +394,11 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     states = TrialStates(tracking.mark_trial)
     live = LiveView([(o.metric, o.mode) for o in spec.objectives], states, out,
                     total=plan.num_trials, max_kimg=max_kimg(plan))
+    callbacks: list[Any] = [states, live]
+    if spec.resources.fill_idle:  # no idle tail: the last trials take the freed CPUs
+        from ambientsweep.search import fill
+
+        callbacks.append(fill.OpenWhenAllStarted(fill.start_board(cpus), plan.num_trials))
     previous = signal.getsignal(signal.SIGTERM)
 
     def _term(signum: int, frame: Any) -> None:  # SIGTERM behaves like Ctrl-C
@@ -400,7 +406,7 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
 
     signal.signal(signal.SIGTERM, _term)
     try:
-        return tuner.fit(setup, make_trainable(ctx), [states, live], resume=resumed), False
+        return tuner.fit(setup, make_trainable(ctx), callbacks, resume=resumed), False
     except KeyboardInterrupt:
         return None, True
     finally:

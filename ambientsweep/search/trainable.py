@@ -18,6 +18,7 @@ import ray
 from ray import tune
 
 from ambientsweep.errors import DivergedError
+from ambientsweep.search.fill import ThreadFollower
 from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, TIME_ATTR
 from ambientsweep.search.results import TrialResults
 from ambientsweep.search.searchers import split_params
@@ -35,20 +36,24 @@ class TrialContext:
     trials_dir: str  # SweepPaths.trials: one folder per trial id
     cache_dir: str
     system_metrics: bool = False  # MLflow's system metrics monitor on each trial's run
+    fill_idle: bool = False  # follow search/fill.py's board (resources.fill_idle)
 
 
 class RayReporter:
     """Each report's own metrics with kimg and budget_fraction; the final report carries every
     metric's last value (ambientsweep.search.results)."""
 
-    def __init__(self, total_kimg: float) -> None:
+    def __init__(self, total_kimg: float, follower: ThreadFollower | None = None) -> None:
         self.results = TrialResults(total_kimg)
+        self.follower = follower  # resources.fill_idle: threads may rise at a report
 
     @property
     def kimg(self) -> float:
         return self.results.kimg
 
     def report(self, metrics: dict[str, float], *, step: int) -> None:
+        if self.follower is not None:
+            self.follower.poll()
         tune.report(self.results.result(metrics, step=step))
 
     def artifact(self, path: Path, subdir: str | None = None) -> None:
@@ -107,6 +112,8 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
             params=run_params, config_hash=cfg.config_hash(), group_id=cfg.group_id())
         ml.ran_on(ray.get_runtime_context().get_node_id())
         workdir = Path(ctx.trials_dir) / trial_id
+        if ctx.fill_idle:
+            ray_rep.follower = ThreadFollower(trial_id, cfg.train.num_threads or 1)
         try:
             # MLflow first: a scheduler's STOP ends the trial inside Ray's report, and the
             # result that decided it must be in the record too.
@@ -120,6 +127,9 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         except Exception as e:
             ml.fail(e, workdir)
             raise
+        finally:
+            if ray_rep.follower is not None:
+                ray_rep.follower.leave()
 
     return trainable
 

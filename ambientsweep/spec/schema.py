@@ -107,6 +107,9 @@ class Resources(_Frozen):
     cpu: float = Field(1.0, gt=0)  # CPUs per trial
     gpu: float = Field(0.0, ge=0)  # GPUs per trial; fractions pack trials onto one GPU
     threads: int | None = Field(None, ge=1)  # torch threads per trial; None = cpu rounded
+    # Once every trial has started, running trials raise their torch threads to use the CPUs
+    # freed on their node (search/fill.py). Off: bitwise reproducible across runs.
+    fill_idle: bool = False
 
 
 class EarlyStopping(_Frozen):

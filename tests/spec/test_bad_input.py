@@ -178,6 +178,9 @@ def _bad_cli(tmp_path: Path) -> list[tuple[str, list[str], list[str]]]:
             overrides="{data.name: mnist, data.root: /nonexistent/x}"), BASE, "data")),
             "--workdir",
             str(tmp_path / "runs")], ["/nonexistent/x", "data.download"]),
+        ("unknown-export-format", ["run", str(_write(tmp_path, sweep_text(), BASE, "fmt")),
+                                   "--workdir", str(tmp_path / "runs"), "-f", "png,gif"],
+         ["--format", "'gif'", "html"]),
     ]
 
 

@@ -1,0 +1,131 @@
+"""No idle tail (`resources.fill_idle`): the last trials of a sweep take the CPUs freed on their
+node by the trials that ended, by raising their own torch threads at a report boundary.
+
+Chosen over Ray Tune's ``ResourceChangingScheduler``: that one cannot run with
+``reuse_actors=True`` and resizes by pause -> checkpoint -> restore in a new actor (a fresh
+worker importing torch, seconds per change), while a thread change costs nothing and needs no
+checkpoint. Ray's logical resources stay as asked: the extra threads only use CPUs no other
+trial of this sweep will ask for, because the driver opens the board only once every trial of
+the sweep has started (none pending, none left for the searcher to suggest).
+
+Correct on a cluster: each trial registers the Ray node it runs on, and a trial only ever gets
+the free CPUs of its own node (its node's CPU count less the CPUs of this sweep's trials still
+running there), shared evenly among the trials on that node. CPUs used by other jobs on a
+shared cluster are not seen. The board is a named Ray actor, so it works across nodes without
+a shared file system.
+
+What it costs: a different thread count changes float rounding, so a trial whose threads were
+raised is not bitwise identical to the same trial run again (see README, "No idle tail").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune.experiment import Trial
+
+BOARD_NAME = "ambientsweep-thread-board"
+
+
+def allocate(running: dict[str, str], base: int,
+             node_cpus: dict[str, int]) -> dict[str, int]:
+    """Threads per running trial: `base` plus an even share of its own node's free CPUs.
+
+    Args:
+        running: trial id -> the Ray node id it runs on.
+        base: threads (and CPUs) each trial asked for.
+        node_cpus: node id -> that node's CPU count.
+    """
+    out: dict[str, int] = {}
+    by_node: dict[str, list[str]] = {}
+    for trial, node in running.items():
+        by_node.setdefault(node, []).append(trial)
+    for node, trials in by_node.items():
+        trials.sort()
+        free = max(0, int(node_cpus.get(node, 0)) - base * len(trials))
+        share, extra = divmod(free, len(trials))
+        for i, t in enumerate(trials):
+            out[t] = base + share + (1 if i < extra else 0)
+    return out
+
+
+class ThreadBoard:
+    """Which trials run where, and (once the sweep's last trial started) their thread counts."""
+
+    def __init__(self, base: int, node_cpus: dict[str, int]) -> None:
+        self.base, self.node_cpus = base, dict(node_cpus)
+        self.running: dict[str, str] = {}
+        self.open = False
+
+    def register(self, trial_id: str, node_id: str) -> None:
+        self.running[trial_id] = node_id
+
+    def leave(self, trial_id: str) -> None:
+        self.running.pop(trial_id, None)
+
+    def set_open(self, value: bool) -> None:
+        self.open = value
+
+    def threads(self, trial_id: str) -> int:
+        if not self.open or trial_id not in self.running:
+            return self.base
+        return allocate(self.running, self.base, self.node_cpus).get(trial_id, self.base)
+
+
+def start_board(base: int) -> Any:
+    """The sweep's board (a named, CPU-less actor) sized to the alive nodes' CPUs."""
+    nodes = {n["NodeID"]: int(n["Resources"].get("CPU", 0)) for n in ray.nodes()
+             if n.get("Alive")}
+    actor = ray.remote(num_cpus=0)(ThreadBoard)
+    return actor.options(name=BOARD_NAME, get_if_exists=True).remote(base, nodes)
+
+
+class OpenWhenAllStarted(tune.Callback):
+    """Driver side: opens the board when every one of the sweep's trials has started."""
+
+    def __init__(self, board: Any, num_trials: int) -> None:
+        self.board, self.num_trials = board, num_trials
+        self._open = False
+
+    def _check(self, trials: list[Trial]) -> None:
+        waiting = [t for t in trials if t.status in (Trial.PENDING, Trial.PAUSED)]
+        now = not waiting and len(trials) >= self.num_trials
+        if now != self._open:
+            self._open = now
+            self.board.set_open.remote(now)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        self._check(trials)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        self._check(trials)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        self._check(trials)
+
+
+class ThreadFollower:
+    """Trial side: registers with the board; :meth:`poll` applies the board's thread count."""
+
+    def __init__(self, trial_id: str, current: int) -> None:
+        self.trial_id, self.current = trial_id, current
+        self.board = ray.get_actor(BOARD_NAME)
+        ray.get(self.board.register.remote(trial_id, ray.get_runtime_context().get_node_id()))
+
+    def poll(self) -> int:
+        """Ask the board (at a report boundary) and set torch's threads when they changed."""
+        threads = int(ray.get(self.board.threads.remote(self.trial_id), timeout=10))
+        if threads != self.current:
+            import torch
+
+            torch.set_num_threads(threads)
+            self.current = threads
+        return threads
+
+    def leave(self) -> None:
+        self.board.leave.remote(self.trial_id)
