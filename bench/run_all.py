@@ -16,6 +16,9 @@ SCRIPTS = [
     ("memorization search and Fréchet distance scaling", ["metrics_scaling.py"]),
     ("evaluation share and memory", ["eval_and_memory.py"]),
     ("platform overhead: ambientsweep run vs plain loop", ["overhead.py"]),
+    ("fixed cost: one-trial sweep vs run_trial alone", ["startup.py"]),
+    ("sweep vs loop vs best schedule (ratios)", ["schedule.py", "--fill-idle"]),
+    ("a mid-trial thread change and the metrics", ["thread_change.py"]),
 ]
 
 
