@@ -398,7 +398,8 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     if spec.resources.fill_idle:  # no idle tail: the last trials take the freed CPUs
         from ambientsweep.search import fill
 
-        callbacks.append(fill.OpenWhenAllStarted(fill.start_board(cpus), plan.num_trials))
+        board = fill.start_board(cpus, spec.resources.cpu)
+        callbacks.append(fill.OpenWhenAllStarted(board, plan.num_trials))
     previous = signal.getsignal(signal.SIGTERM)
 
     def _term(signum: int, frame: Any) -> None:  # SIGTERM behaves like Ctrl-C

@@ -20,31 +20,35 @@ raised is not bitwise identical to the same trial run again (see README, "No idl
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import ray
 from ray import tune
+from ray.exceptions import RayError
 from ray.tune.experiment import Trial
 
 BOARD_NAME = "ambientsweep-thread-board"
 
 
-def allocate(running: dict[str, str], base: int,
-             node_cpus: dict[str, int]) -> dict[str, int]:
+def allocate(running: dict[str, str], base: int, node_cpus: dict[str, float],
+             cpu: float | None = None) -> dict[str, int]:
     """Threads per running trial: `base` plus an even share of its own node's free CPUs.
 
     Args:
         running: trial id -> the Ray node id it runs on.
-        base: threads (and CPUs) each trial asked for.
+        base: torch threads each trial started with.
         node_cpus: node id -> that node's CPU count.
+        cpu: CPUs each trial holds (`resources.cpu`; default `base`).
     """
+    held = float(base if cpu is None else cpu)
     out: dict[str, int] = {}
     by_node: dict[str, list[str]] = {}
     for trial, node in running.items():
         by_node.setdefault(node, []).append(trial)
     for node, trials in by_node.items():
         trials.sort()
-        free = max(0, int(node_cpus.get(node, 0)) - base * len(trials))
+        free = max(0, math.floor(node_cpus.get(node, 0) - held * len(trials) + 1e-9))
         share, extra = divmod(free, len(trials))
         for i, t in enumerate(trials):
             out[t] = base + share + (1 if i < extra else 0)
@@ -54,8 +58,8 @@ def allocate(running: dict[str, str], base: int,
 class ThreadBoard:
     """Which trials run where, and (once the sweep's last trial started) their thread counts."""
 
-    def __init__(self, base: int, node_cpus: dict[str, int]) -> None:
-        self.base, self.node_cpus = base, dict(node_cpus)
+    def __init__(self, base: int, node_cpus: dict[str, float], cpu: float | None = None) -> None:
+        self.base, self.node_cpus, self.cpu = base, dict(node_cpus), cpu
         self.running: dict[str, str] = {}
         self.open = False
 
@@ -71,15 +75,17 @@ class ThreadBoard:
     def threads(self, trial_id: str) -> int:
         if not self.open or trial_id not in self.running:
             return self.base
-        return allocate(self.running, self.base, self.node_cpus).get(trial_id, self.base)
+        got = allocate(self.running, self.base, self.node_cpus, self.cpu)
+        return got.get(trial_id, self.base)
 
 
-def start_board(base: int) -> Any:
-    """The sweep's board (a named, CPU-less actor) sized to the alive nodes' CPUs."""
-    nodes = {n["NodeID"]: int(n["Resources"].get("CPU", 0)) for n in ray.nodes()
+def start_board(base: int, cpu: float) -> Any:
+    """The sweep's board (a named, CPU-less actor in this job's namespace) sized to the alive
+    nodes' CPUs; `base` threads and `cpu` CPUs per trial."""
+    nodes = {n["NodeID"]: float(n["Resources"].get("CPU", 0)) for n in ray.nodes()
              if n.get("Alive")}
     actor = ray.remote(num_cpus=0)(ThreadBoard)
-    return actor.options(name=BOARD_NAME, get_if_exists=True).remote(base, nodes)
+    return actor.options(name=BOARD_NAME, get_if_exists=True).remote(base, nodes, cpu)
 
 
 class OpenWhenAllStarted(tune.Callback):
@@ -118,8 +124,12 @@ class ThreadFollower:
         ray.get(self.board.register.remote(trial_id, ray.get_runtime_context().get_node_id()))
 
     def poll(self) -> int:
-        """Ask the board (at a report boundary) and set torch's threads when they changed."""
-        threads = int(ray.get(self.board.threads.remote(self.trial_id), timeout=10))
+        """Ask the board (at a report boundary) and set torch's threads when they changed; a
+        board that does not answer leaves them as they are."""
+        try:
+            threads = int(ray.get(self.board.threads.remote(self.trial_id), timeout=10))
+        except (RayError, TimeoutError):
+            return self.current
         if threads != self.current:
             import torch
 

@@ -19,6 +19,10 @@ def test_a_trial_only_gets_its_own_nodes_free_cpus() -> None:
     assert sum(v for k, v in got.items() if running[k] == "b") == 8
     assert allocate({"t1": "a"}, base=2, node_cpus={"a": 2}) == {"t1": 2}
     assert allocate({"t1": "a"}, base=2, node_cpus={"a": 1}) == {"t1": 2}  # never below base
+    # Half a CPU a trial: the CPUs the others held are what is free.
+    assert allocate({"t1": "a"}, base=1, node_cpus={"a": 2}, cpu=0.5) == {"t1": 2}
+    assert allocate({"t1": "a", "t2": "a"}, base=1, node_cpus={"a": 4}, cpu=2) == {"t1": 1,
+                                                                                 "t2": 1}
 
 
 def test_the_board_gives_base_threads_until_opened() -> None:
