@@ -120,6 +120,7 @@ class ThreadFollower:
 
     def __init__(self, trial_id: str, current: int) -> None:
         self.trial_id, self.current = trial_id, current
+        self.highest = current  # the most threads it ran on (tagged on the trial's run)
         self.board = ray.get_actor(BOARD_NAME)
         ray.get(self.board.register.remote(trial_id, ray.get_runtime_context().get_node_id()))
 
@@ -135,6 +136,7 @@ class ThreadFollower:
 
             torch.set_num_threads(threads)
             self.current = threads
+            self.highest = max(self.highest, threads)
         return threads
 
     def leave(self) -> None:

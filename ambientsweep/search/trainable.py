@@ -24,7 +24,7 @@ from ambientsweep.search.results import TrialResults
 from ambientsweep.search.searchers import split_params
 from ambientsweep.spec.load import LoadedSweep
 from ambientsweep.tracking.reporter import Reporter
-from ambientsweep.tracking.tags import SweepRef
+from ambientsweep.tracking.tags import TAG_THREADS, SweepRef
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,8 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         finally:
             if ray_rep.follower is not None:
                 ray_rep.follower.leave()
+                if ray_rep.follower.highest > (cfg.train.num_threads or 1):
+                    ml.set_tags({TAG_THREADS: str(ray_rep.follower.highest)})
 
     return trainable
 
