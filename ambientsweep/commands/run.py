@@ -244,8 +244,8 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
         "tracking.experiment."))
     t0 = time.monotonic()
     # A local Ray is sized to this machine, whose fit environment_problems checked: the record
-    # opens (MLflow import, store migration) while Ray starts. A remote cluster is checked
-    # first, so a request it cannot fit writes nothing; only imports overlap its connection.
+    # opens (store migration, parent run, Ray Tune imports) while Ray starts. A remote cluster
+    # is checked first, so a request it cannot fit writes nothing; only imports overlap.
     local = not (address or os.environ.get("RAY_ADDRESS"))
     early = Background(lambda: _open_record(plan, resumed) if local else _warm_imports())
     try:
