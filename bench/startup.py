@@ -68,6 +68,7 @@ def measure(tree: Path, tmp: Path, repeat: int) -> dict[str, float]:
     if not cache.is_dir():  # warm the feature-classifier cache once, for every side alike
         _timed([py, "-c", ALONE, str(tmp / "base.yaml"), str(tmp / "warm"), str(cache)],
                tree, tmp)
+        cache.mkdir(exist_ok=True)  # the shipped extractor may leave nothing to cache
     out: dict[str, list[float]] = {"help": [], "alone": [], "sweep": []}
     for i in range(repeat):
         out["help"].append(_timed([py, "-m", "ambientsweep", "--help"], tree, tmp))
