@@ -46,6 +46,7 @@ TAG_GROUP = "ambientsweep.group_id"
 TAG_METHOD = "ambientsweep.method"
 TAG_CHECKPOINT = "ambientsweep.checkpoint"  # the trial's final checkpoint file (absolute path)
 TAG_EXTRACTOR = "ambientsweep." + EXTRACTOR_DIGEST  # the fidelity extractor's sha256
+TAG_REUSED_BY = "ambientsweep.reused_by"  # trial ids whose proposal repeated this run's config
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_PARENT, ROLE_TRIAL = "parent", "trial"
 PREFIX = "ambientsweep."
