@@ -47,6 +47,23 @@ def _log(tracking: SweepTracking, frames: dict[str, pd.DataFrame], objectives: l
                           names.FRONT_SIZE: float(len(front))})
 
 
+def importance_and_log(sweep_dir: Path, objectives: list[str], out: Path,
+                       tracking: SweepTracking | None) -> dict[str, Path]:
+    """Hyperparameter importance per objective from the sweep's Optuna study (none for a
+    grid sweep): table and bar chart into `out`, logged to the parent run."""
+    from ambientsweep.search.importance import write_importance
+    from ambientsweep.search.study import journal_path, load_study
+
+    study = load_study(journal_path(sweep_dir))
+    if study is None:
+        return {}
+    written = write_importance(study, objectives, out)
+    if tracking is not None:
+        for p in written.values():
+            tracking.log_artifact(p, "importance")
+    return written
+
+
 def export_and_log(plan: Plan, tracking: SweepTracking,
                    formats: list[str] | tuple[str, ...] = RUN_FORMATS) -> dict[str, Path]:
     """End of a sweep: `formats` into <sweep>/exports, logged to the parent run."""
@@ -60,6 +77,8 @@ def export_and_log(plan: Plan, tracking: SweepTracking,
     frames = {plan.spec.name: df}
     written = export_pareto(frames, objectives, list(formats), plan.paths.exports)
     _log(tracking, frames, objectives, written)
+    written.update(importance_and_log(plan.paths.sweep_dir, plan.spec.metric_names,
+                                      plan.paths.exports, tracking))
     return written
 
 
@@ -140,6 +159,8 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
         tracking = SweepTracking(uri, experiments[name], name, None)
         tracking.ensure_parent({})
         _log(tracking, frames, objectives, written)
+        written.update(importance_and_log(sweep_paths(workdir, name).sweep_dir,
+                                          [o[0] for o in objectives], Path(out), tracking))
     return written
 
 

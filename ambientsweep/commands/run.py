@@ -305,10 +305,14 @@ def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
     grid, interrupted = _fit(plan, tracking, out, resumed)
     try:
         if grid is not None:  # Ray's results are the record of which trials ended how
-            from ambientsweep.search.callbacks import ended_states
+            from ambientsweep.search.callbacks import ended_counts, ended_states
 
             tracking.mark_trials(ended_states(grid))
-        ended = tracking.state_counts()
+            # Completion is counted from Ray's results, not from the store's rows: a repeated
+            # proposal reuses its configuration's run and has no row of its own.
+            ended = ended_counts(grid)
+        else:
+            ended = tracking.state_counts()
     except TrackingUnavailable as e:
         print(f"\nsweep {plan.spec.name}: the tracking store {plan.uri} cannot be reached ({e})."
               f"\nRay's results are kept in {plan.paths.ray_storage}. Once the store is back, "
@@ -384,7 +388,10 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     ctx = TrialContext(loaded=loaded, record=tracking.ref, trials_dir=str(paths.trials),
                        cache_dir=str(paths.cache), system_metrics=plan.system_metrics,
                        fill_idle=spec.resources.fill_idle)
-    space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs)
+    from ambientsweep.search.study import journal_path
+
+    space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs,
+                                                journal_path(paths.sweep_dir))
     setup = tuner.TuneSetup(
         name="tune", storage_path=str(paths.ray_storage), param_space=space,
         search_alg=searcher, scheduler=tuner.build_scheduler(loaded, budgets_kimg(plan)),
@@ -407,11 +414,24 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
 
     signal.signal(signal.SIGTERM, _term)
     try:
-        return tuner.fit(setup, make_trainable(ctx), callbacks, resume=resumed), False
+        grid = tuner.fit(setup, make_trainable(ctx), callbacks, resume=resumed)
+        _say_reconciled(searcher, paths.sweep_dir, out)
+        return grid, False
     except KeyboardInterrupt:
         return None, True
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _say_reconciled(searcher: Any, sweep_dir: Path, out: TextIO) -> None:
+    """Tell which study trials a dead driver left RUNNING were marked failed."""
+    numbers = getattr(getattr(searcher, "inner", None), "reconciled", None)
+    if numbers:
+        from ambientsweep.search.study import journal_path
+
+        print(f"  study {journal_path(sweep_dir)}: {len(numbers)} trial(s) left running by an "
+              f"interrupted driver and unknown to Ray's state marked failed (numbers "
+              f"{', '.join(map(str, numbers))})", file=out, flush=True)
 
 
 def _summary(plan: Plan, ended: dict[str, int], exports: dict[str, Path], seconds: float,

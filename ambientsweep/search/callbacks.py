@@ -13,7 +13,14 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from ambientsweep.metrics import names
-from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, TIME_ATTR
+from ambientsweep.search.keys import (
+    BUDGET_KEY,
+    DIVERGED_KEY,
+    INVALID_KEY,
+    REASON_KEY,
+    REUSED_KEY,
+    TIME_ATTR,
+)
 from ambientsweep.search.searchers import split_params
 from ambientsweep.tracking.tags import TrialState
 
@@ -26,8 +33,13 @@ def final_state(result: dict | None, errored: bool) -> tuple[TrialState, str | N
     r = result or {}
     if errored:
         return TrialState.FAILED, "raised an exception (traceback.txt in the run's artifacts)"
+    if r.get(INVALID_KEY):
+        return TrialState.FAILED, str(r.get(REASON_KEY) or "invalid configuration")
     if r.get(BUDGET_KEY):
-        return TrialState.COMPLETE, None
+        return TrialState.COMPLETE, str(r[REASON_KEY]) if r.get(REUSED_KEY) else None
+    if r.get(REUSED_KEY):
+        state = TrialState.FAILED if r.get(DIVERGED_KEY) else TrialState.PRUNED
+        return state, str(r.get(REASON_KEY))
     if r.get(DIVERGED_KEY):
         return TrialState.FAILED, "loss became NaN or infinite"
     return TrialState.PRUNED, "stopped early by the scheduler"
@@ -41,6 +53,18 @@ def ended_states(grid: tune.ResultGrid) -> dict[str, tuple[TrialState, str | Non
         if trial_id and (r.metrics or r.error):
             out[trial_id] = final_state(r.metrics, r.error is not None)
     return out
+
+
+def ended_counts(grid: tune.ResultGrid) -> dict[str, int]:
+    """Trials per final state among Ray's results: completion is counted from these, not from
+    the store's rows (a reused repeat has no row; a trial that raised before its first report
+    has no trial id in its metrics but has an error)."""
+    counts: dict[str, int] = {}
+    for r in grid:
+        if r.metrics or r.error:
+            state = final_state(r.metrics, r.error is not None)[0].value
+            counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 class TrialStates(tune.Callback):

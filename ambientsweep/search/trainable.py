@@ -9,22 +9,32 @@ state did not record is answered from the record and not trained again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray
+from pydantic import ValidationError
 from ray import tune
 
-from ambientsweep.errors import DivergedError
+from ambientsweep.errors import DivergedError, UserError
 from ambientsweep.search.fill import ThreadFollower
-from ambientsweep.search.keys import BUDGET_KEY, DIVERGED_KEY, TIME_ATTR
+from ambientsweep.search.keys import (
+    BUDGET_KEY,
+    DIVERGED_KEY,
+    INVALID_KEY,
+    REASON_KEY,
+    REUSE_KEY,
+    REUSED_KEY,
+    TIME_ATTR,
+)
 from ambientsweep.search.results import TrialResults
 from ambientsweep.search.searchers import split_params
 from ambientsweep.spec.load import LoadedSweep
 from ambientsweep.tracking.reporter import Reporter
-from ambientsweep.tracking.tags import TAG_THREADS, SweepRef
+from ambientsweep.tracking.tags import ENDED, TAG_REASON, TAG_THREADS, SweepRef, TrialState
 
 
 @dataclass(frozen=True)
@@ -97,10 +107,15 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         from ambientsweep.trial import run_trial
 
         params, replicate = split_params(config)
+        if _failed_validation(ctx, params, replicate):  # a proposal the method does not accept
+            return
         cfg = ctx.loaded.trial_config(params, replicate)
         trial_id = tune.get_context().get_trial_id()
         ray_rep = RayReporter(cfg.total_kimg)
         done = mlflow_log.find_finished(ctx.record, cfg.config_hash())
+        if REUSE_KEY in config:  # a repeated proposal: answered from its configuration's run
+            reuse(ctx, cfg.config_hash(), trial_id, str(config[REUSE_KEY]), ray_rep)
+            return
         if done is not None:  # finished before an interruption Ray's state did not record
             ray_rep.report({**done, BUDGET_KEY: 1.0}, step=int(done.get(TIME_ATTR, 0) * 1000))
             return
@@ -134,6 +149,59 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
                     ml.set_tags({TAG_THREADS: str(ray_rep.follower.highest)})
 
     return trainable
+
+
+def reuse(ctx: TrialContext, config_hash: str, trial_id: str, first: str,
+          ray_rep: RayReporter, poll_s: float = 1.0) -> None:
+    """Report the result of the configuration's run (waiting while it runs) as this trial's.
+
+    Complete: its final metrics with ``budget_complete``; pruned or failed: no objectives, so
+    the trial ends pruned or failed too. The run is tagged ``ambientsweep.reused_by``.
+    """
+    from ambientsweep.tracking import mlflow_log
+
+    while True:
+        found = mlflow_log.config_run(ctx.record, config_hash, exclude_trial=trial_id)
+        if found is not None and found[1] in {s.value for s in ENDED}:
+            break
+        time.sleep(poll_s)  # not started yet (pending) or still running
+    run_id, state, metrics = found
+    mlflow_log.tag_reuse(ctx.record, run_id, trial_id)
+    reason = (f"repeats the configuration of trial {first} (run {run_id}, {state}); its result "
+              "is reused, not trained again")
+    out: dict[str, Any] = {REUSED_KEY: 1.0, REASON_KEY: reason}
+    if state == TrialState.COMPLETE.value:
+        out.update({**metrics, BUDGET_KEY: 1.0})
+    elif state == TrialState.FAILED.value:
+        out[DIVERGED_KEY] = 1.0
+    ray_rep.report(out, step=int(float(metrics.get(TIME_ATTR, 0.0)) * 1000))
+
+
+def _failed_validation(ctx: TrialContext, params: dict[str, Any], replicate: int) -> bool:
+    """Whether the proposal fails ``trial_config``; then it is a failed trial with the reason
+    (a child run tagged with it, and the reason in Ray's result), never a silent hole."""
+    from ambientsweep.tracking import mlflow_log
+
+    try:
+        ctx.loaded.trial_config(params, replicate)
+        return False
+    except (ValidationError, UserError) as e:
+        reason = f"invalid configuration {params}: {_validation_text(e)}"
+    trial_id = tune.get_context().get_trial_id()
+    label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
+    ml = mlflow_log.open_trial_run(ctx.record, trial_id, run_name=f"{label} r{replicate}",
+                                   params={f"param.{k}": v for k, v in params.items()},
+                                   config_hash="", group_id="")
+    ml.set_tags({TAG_REASON: reason[:4000]})
+    tune.report({INVALID_KEY: 1.0, REASON_KEY: reason, TIME_ATTR: 0.0})
+    return True
+
+
+def _validation_text(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
+                         for x in e.errors(include_url=False))
+    return str(e)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

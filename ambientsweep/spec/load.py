@@ -275,6 +275,11 @@ def load_sweep(path: str | Path, *, allow_large: bool = False) -> LoadedSweep:
     if errors:
         raise SpecError("\n".join(errors))
     _check_moasha_evaluates(loaded)
+    from ambientsweep.spec.stopping import stopping_problems
+
+    stopping = stopping_problems(loaded)  # the scheduler's metric is reported during training
+    if stopping:
+        raise SpecError("\n".join(stopping))
     return loaded
 
 

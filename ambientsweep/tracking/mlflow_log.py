@@ -46,6 +46,7 @@ from ambientsweep.tracking.tags import (
     TAG_METHOD,
     TAG_NODE,
     TAG_REASON,
+    TAG_REUSED_BY,
     TAG_ROLE,
     TAG_STATE,
     TAG_SWEEP,
@@ -316,6 +317,30 @@ def find_finished(ref: SweepRef, config_hash: str) -> dict[str, float] | None:
         if read_tag(t, TAG_CONFIG_HASH, "") == config_hash and t.get(TAG_BUDGET) == "true":
             return dict(r.data.metrics)
     return None
+
+
+def config_run(ref: SweepRef, config_hash: str,
+               exclude_trial: str | None = None) -> tuple[str, str, dict[str, float]] | None:
+    """(run id, state, final metrics) of the sweep's run of this config hash (the first one
+    created; not trial `exclude_trial`'s own), or None when there is none yet."""
+    client = MlflowClient(tracking_uri=ref.uri)
+    runs = [r for r in search_children(client, ref.experiment_id, ref.parent_run_id)
+            if r.data.tags.get(TAG_CONFIG_HASH) == config_hash
+            and r.data.tags.get(TAG_TRIAL_ID) != exclude_trial]
+    if not runs:
+        return None
+    r = min(runs, key=lambda r: r.info.start_time or 0)
+    return (r.info.run_id, r.data.tags.get(TAG_STATE, TrialState.RUNNING.value),
+            dict(r.data.metrics))
+
+
+def tag_reuse(ref: SweepRef, run_id: str, trial_id: str) -> None:
+    """Add `trial_id` to the run's ``ambientsweep.reused_by`` tag (comma-separated)."""
+    client = MlflowClient(tracking_uri=ref.uri)
+    known = client.get_run(run_id).data.tags.get(TAG_REUSED_BY, "")
+    ids = [t for t in known.split(",") if t]
+    if trial_id not in ids:
+        client.set_tag(run_id, TAG_REUSED_BY, ",".join([*ids, trial_id]))
 
 
 def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.DataFrame:

@@ -47,6 +47,7 @@ TAG_METHOD = "ambientsweep.method"
 TAG_CHECKPOINT = "ambientsweep.checkpoint"  # the trial's final checkpoint file (absolute path)
 TAG_EXTRACTOR = "ambientsweep." + EXTRACTOR_DIGEST  # the fidelity extractor's sha256
 TAG_THREADS = "ambientsweep.threads_raised_to"  # resources.fill_idle raised its threads
+TAG_REUSED_BY = "ambientsweep.reused_by"  # trial ids whose proposal repeated this run's config
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_PARENT, ROLE_TRIAL = "parent", "trial"
 PREFIX = "ambientsweep."
