@@ -233,4 +233,4 @@ def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp
     trials = [r for r in _search(server.url, "lost")
               if _tags(r).get("ambientsweep.role") == "trial"]
     complete = [r for r in trials if _tags(r)["ambientsweep.state"] == "complete"]
-    assert len({_tags(r)["config_hash"] for r in complete}) == 4
+    assert len({_tags(r)["ambientsweep.config_hash"] for r in complete}) == 4
