@@ -23,7 +23,7 @@ OBJECTIVES = ("fd_digits_cnn", "mem_ratio_pixels")
 
 def shown(value: float) -> str:
     """A metric rounded as MLflow's ``Utils.formatMetric`` does (MLflow 3.x); the runs table
-    shows the full value, which starts with (or equals) this text."""
+    may show this or the full value instead (the test accepts either)."""
     a = abs(value)
     if value == 0:
         return "0"
@@ -72,7 +72,9 @@ def test_ui_opens_on_the_trials_with_their_objectives(tmp_path: Path, ray_tmp: s
             for m in OBJECTIVES:
                 assert m in text, f"no {m} column"
                 for t in trials:
-                    assert shown(t.data.metrics[m]) in text, (m, t.data.metrics[m], text)
+                    # the table cell holds either MLflow's rounded form or the full value
+                    v = t.data.metrics[m]
+                    assert shown(v) in text or repr(v)[:7] in text, (m, v, text)
             assert "Token usage" not in text  # the model-training view, not the GenAI one
     finally:
         proc.send_signal(signal.SIGTERM)
