@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ def log_training_data(client: Any, run_id: str, data: TrainingData) -> None:
     """Attach ``data`` to the run (an MlflowClient's) as its training dataset input; once per
     digest, so a retried trial does not log it twice."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
 
     known = client.get_run(run_id).inputs
     if any(d.dataset.digest == data.digest for d in (known.dataset_inputs if known else [])):
@@ -52,5 +54,15 @@ def log_training_data(client: Any, run_id: str, data: TrainingData) -> None:
                  source=json.dumps({"uri": data.source}),
                  profile=json.dumps({"num_rows": data.size, "seed": data.seed,
                                      "replicate": data.replicate}))
-    client.log_inputs(run_id, datasets=[DatasetInput(ds, tags=[InputTag(CONTEXT_TAG,
-                                                                         "training")])])
+    inputs = [DatasetInput(ds, tags=[InputTag(CONTEXT_TAG, "training")])]
+    for attempt in range(3):
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+            return
+        except MlflowException as e:
+            # NOTE: trials sharing a training subset log the same dataset at once; MLflow's
+            # SQL store checks for the row and then inserts it, so the second writer can hit
+            # the unique constraint. On a retry the row exists and is only linked to the run.
+            if "UNIQUE constraint" not in str(e) or attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
