@@ -63,6 +63,7 @@ def log_training_data(client: Any, run_id: str, data: TrainingData) -> None:
             # NOTE: trials sharing a training subset log the same dataset at once; MLflow's
             # SQL store checks for the row and then inserts it, so the second writer can hit
             # the unique constraint. On a retry the row exists and is only linked to the run.
-            if "UNIQUE constraint" not in str(e) or attempt == 2:
+            if not any(s in str(e) for s in ("UNIQUE constraint", "IntegrityError",
+                                             "duplicate key")) or attempt == 2:
                 raise
             time.sleep(0.2 * (attempt + 1))
