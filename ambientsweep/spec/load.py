@@ -285,12 +285,12 @@ def load_sweep(path: str | Path, *, allow_large: bool = False) -> LoadedSweep:
 
 def _check_moasha_evaluates(loaded: LoadedSweep) -> None:
     """MOASHA ranks on the objectives, measured only at evaluation points: there must be some
-    before the end of training (eval.every_kimg, or SFBD's evaluation after every round)."""
+    before the end of training (eval.every_kimg, or a method that evaluates after every round)."""
     es = loaded.spec.early_stopping
     if es is None or es.scheduler != "moasha" or "eval.every_kimg" in loaded.spec.space:
         return
     cfg = TrialConfig.model_validate(loaded.base)
-    if cfg.eval.every_kimg is None and cfg.method.kind != "sfbd":
+    if cfg.eval.every_kimg is None and not cfg.method.evaluates_per_round(cfg):
         raise SpecError(
             f"{loaded.path}: early_stopping: moasha decides at evaluation points, but this "
             "sweep evaluates its objectives only at the end of training; add eval.every_kimg "
