@@ -9,6 +9,7 @@ from pathlib import Path
 from ambientsweep.errors import UserError
 
 DEFAULT_WORKDIR = Path("ambientsweep-runs")
+JOURNAL_NAME = "optuna-journal.log"  # the sweep's Optuna study (search/study.py)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,6 @@ class SweepPaths:
     @property
     def state_file(self) -> Path:
         return self.sweep_dir / "sweep.json"
-
 
 def sweep_paths(workdir: Path | str, name: str) -> SweepPaths:
     """Paths of sweep `name` in `workdir`; the sweep folder can never leave the work dir."""

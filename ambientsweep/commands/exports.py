@@ -18,7 +18,7 @@ from ambientsweep.analysis.formats import RUN_FORMATS
 from ambientsweep.errors import UserError
 from ambientsweep.metrics import names
 from ambientsweep.tracking.uri import store_uri
-from ambientsweep.workdir import sweep_paths
+from ambientsweep.workdir import JOURNAL_NAME, sweep_paths
 
 if TYPE_CHECKING:
     from ambientsweep.commands.run import Plan
@@ -51,6 +51,8 @@ def importance_and_log(sweep_dir: Path, objectives: list[str], out: Path,
                        tracking: SweepTracking | None) -> dict[str, Path]:
     """Hyperparameter importance per objective from the sweep's Optuna study (none for a
     grid sweep): table and bar chart into `out`, logged to the parent run."""
+    if not (Path(sweep_dir) / JOURNAL_NAME).is_file():  # a grid sweep: Optuna not imported
+        return {}
     from ambientsweep.search.importance import write_importance
     from ambientsweep.search.study import journal_path, load_study
 

@@ -235,13 +235,15 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
     if problems:
         raise UserError("\n".join(problems))
     resumed = _check_state(plan, resume)
-    from ambientsweep.tracking.mlflow_log import check_parent_version
+    if not _fresh_store(plan.uri):  # a new SQLite file has no parent: skip MLflow's import
+        from ambientsweep.tracking.mlflow_log import check_parent_version
 
-    # A parent recorded by another version (a shared server, with no local folder to say so).
-    check_parent_version(plan.uri, plan.experiment, plan.spec.name, fix=(
-        f"Its results stay readable (ambientsweep pareto {plan.spec.name}); to run the sweep "
-        "with this version, give it another name (name: in the sweep file) or another "
-        "tracking.experiment."))
+        # A parent recorded by another version (a shared server, with no local folder to say
+        # so). It must refuse before Ray starts, so it cannot overlap Ray's start-up.
+        check_parent_version(plan.uri, plan.experiment, plan.spec.name, fix=(
+            f"Its results stay readable (ambientsweep pareto {plan.spec.name}); to run the "
+            "sweep with this version, give it another name (name: in the sweep file) or "
+            "another tracking.experiment."))
     t0 = time.monotonic()
     # A local Ray is sized to this machine, whose fit environment_problems checked: the record
     # opens (store migration, parent run, Ray Tune imports) while Ray starts. A remote cluster
@@ -289,6 +291,27 @@ class Background:
         self._thread.join()
 
 
+def _fresh_store(uri: str) -> bool:
+    """A SQLite store whose file does not exist yet (nothing recorded in it to check)."""
+    from ambientsweep.tracking.uri import sqlite_path
+
+    db = sqlite_path(uri)
+    return db is not None and not db.is_file()
+
+
+def _warm_export_imports(formats: tuple[str, ...]) -> None:
+    """The end-of-sweep exports' imports (matplotlib, plotly, the analysis modules), loaded
+    in a thread while the trials run, so the sweep's end does not wait for them (issue 20)."""
+    import ambientsweep.analysis.export
+    import ambientsweep.commands.exports
+    from ambientsweep.analysis.formats import IMAGE_FORMATS
+
+    if "html" in formats:
+        import ambientsweep.analysis.dashboard
+    if any(f in IMAGE_FORMATS for f in formats):
+        import ambientsweep.analysis.plots  # noqa: F401
+
+
 def _warm_imports() -> None:
     """What the driver imports after Ray is up (MLflow, Ray Tune), loaded while it starts."""
     import ambientsweep.search.callbacks
@@ -302,6 +325,7 @@ def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
     from ambientsweep.tracking.mlflow_log import TrackingUnavailable
 
     _announce(plan, cluster, resumed, out)
+    Background(lambda: _warm_export_imports(plan.formats))  # errors resurface at export time
     grid, interrupted = _fit(plan, tracking, out, resumed)
     try:
         if grid is not None:  # Ray's results are the record of which trials ended how

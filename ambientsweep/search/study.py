@@ -22,7 +22,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-JOURNAL_NAME = "optuna-journal.log"
+from ambientsweep.workdir import JOURNAL_NAME
 
 
 def journal_path(sweep_dir: Path) -> Path:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +25,32 @@ def test_background_raises_the_error_in_the_caller() -> None:
 
     with pytest.raises(UserError, match="store unreachable"):
         Background(bad).result()
+
+
+def _imports_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after running `code`."""
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\n"
+                          "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+                         capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_a_fresh_store_is_not_checked_so_mlflow_is_not_imported_before_ray(
+        tmp_path: Path) -> None:
+    code = ("from ambientsweep.commands.run import _fresh_store\n"
+            f"assert _fresh_store('sqlite:///{tmp_path}/mlflow.db')\n"
+            "assert not _fresh_store('http://127.0.0.1:5000')\n")
+    assert "mlflow" not in _imports_after(code)
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    from ambientsweep.commands.run import _fresh_store
+
+    assert not _fresh_store(f"sqlite:///{tmp_path}/mlflow.db")  # an existing store is checked
+
+
+def test_a_grid_sweeps_exports_do_not_import_optuna(tmp_path: Path) -> None:
+    code = ("from pathlib import Path\n"
+            "from ambientsweep.commands.exports import importance_and_log\n"
+            f"assert importance_and_log(Path('{tmp_path}'), ['a'], Path('{tmp_path}/x'), None)"
+            " == {}\n")
+    assert "optuna" not in _imports_after(code)
+    assert not (tmp_path / "x").exists()
