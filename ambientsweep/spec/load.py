@@ -274,27 +274,12 @@ def load_sweep(path: str | Path, *, allow_large: bool = False) -> LoadedSweep:
     errors = checks.plan_errors(loaded, lines, base_lines, limits, probes)
     if errors:
         raise SpecError("\n".join(errors))
-    _check_moasha_evaluates(loaded)
     from ambientsweep.spec.stopping import stopping_problems
 
-    stopping = stopping_problems(loaded)  # the scheduler's metric is reported during training
+    stopping = stopping_problems(loaded)  # the scheduler's metrics are reported during training
     if stopping:
         raise SpecError("\n".join(stopping))
     return loaded
-
-
-def _check_moasha_evaluates(loaded: LoadedSweep) -> None:
-    """MOASHA ranks on the objectives, measured only at evaluation points: there must be some
-    before the end of training (eval.every_kimg, or a method that evaluates after every round)."""
-    es = loaded.spec.early_stopping
-    if es is None or es.scheduler != "moasha" or "eval.every_kimg" in loaded.spec.space:
-        return
-    cfg = TrialConfig.model_validate(loaded.base)
-    if cfg.eval.every_kimg is None and not cfg.method.evaluates_per_round(cfg):
-        raise SpecError(
-            f"{loaded.path}: early_stopping: moasha decides at evaluation points, but this "
-            "sweep evaluates its objectives only at the end of training; add eval.every_kimg "
-            "under overrides (at most the first rung's kimg)")
 
 
 def _check_config(

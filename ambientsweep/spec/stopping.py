@@ -40,7 +40,7 @@ def watched_metrics(loaded: LoadedSweep) -> list[str]:
     return list(getattr(es, "metrics", None) or loaded.spec.metric_names)  # multi-objective
 
 
-def _problem(metric: str, cfg: TrialConfig) -> str | None:
+def _problem(metric: str, cfg: TrialConfig, scheduler: str) -> str | None:
     when = reported_metrics(cfg).get(metric, When.NEVER)
     if when & DURING_TRAINING:
         return None
@@ -50,8 +50,10 @@ def _problem(metric: str, cfg: TrialConfig) -> str | None:
     every = cfg.eval.every_kimg
     now = ("eval.every_kimg is not set" if every is None else
            f"eval.every_kimg: {every:g} is not below the budget of {cfg.total_kimg:g} kimg")
-    return (f"early_stopping: {metric!r} is reported only with the final results ({now}), so "
-            "the scheduler would never see it during training; add eval.every_kimg under "
+    # MOASHA ranks on the objectives, which only evaluation points measure.
+    lead = "moasha decides at evaluation points, but " if scheduler == "moasha" else ""
+    return (f"early_stopping: {lead}{metric!r} is reported only with the final results ({now}), "
+            "so the scheduler would never see it during training; add eval.every_kimg under "
             "overrides (at most the grace period, e.g. eval.every_kimg: "
             f"{_suggest_every(cfg)}) or watch a metric reported during training, e.g. loss")
 
@@ -80,6 +82,7 @@ def stopping_problems(loaded: LoadedSweep) -> list[str]:
     """One message per watched metric some configuration of the sweep never reports during
     training (the first such configuration named); [] when all is well."""
     metrics = watched_metrics(loaded)
+    scheduler = getattr(loaded.spec.early_stopping, "scheduler", "")
     out: list[str] = []
     for metric in metrics:
         for label, params in _configs(loaded):
@@ -87,7 +90,7 @@ def stopping_problems(loaded: LoadedSweep) -> list[str]:
                 cfg = loaded.trial_config(params)
             except ValidationError:
                 continue  # reported by the schema checks
-            msg = _problem(metric, cfg)
+            msg = _problem(metric, cfg, scheduler)
             if msg:
                 out.append(f"{loaded.path}: {msg}{label}")
                 break
