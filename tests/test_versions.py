@@ -19,14 +19,8 @@ from ambientsweep.versions import (
     read_tag,
     tag_names,
 )
+from tests.bad_input import assert_refused, write_files
 
-BASE = textwrap.dedent("""\
-    data: {name: digits, train_size: 50}
-    model: {backbone: mlp}
-    train: {kimg: 0.64}
-    eval: {num_samples: 64}
-    method: {kind: edm}
-""")
 SWEEP = textwrap.dedent("""\
     name: t
     base: base.yaml
@@ -58,8 +52,7 @@ def test_renamed_tags_are_read_under_either_name() -> None:
 
 
 def _folder(tmp_path: Path, version: int | None) -> tuple[Path, Path]:
-    (tmp_path / "base.yaml").write_text(BASE)
-    (tmp_path / "t.yaml").write_text(SWEEP)
+    sweep = write_files(tmp_path, SWEEP, name="t")
     sweep_dir = tmp_path / "runs" / "sweeps" / "t"
     sweep_dir.mkdir(parents=True)
     state = {"name": "t", "spec_hash": "0" * 16}
@@ -67,7 +60,7 @@ def _folder(tmp_path: Path, version: int | None) -> tuple[Path, Path]:
         state[VERSION_KEY] = version
     (sweep_dir / "sweep.json").write_text(json.dumps(state))
     (sweep_dir / "spec.json").write_text(json.dumps({"spec": {"name": "t"}, "base": {}}))
-    return tmp_path / "t.yaml", tmp_path / "runs"
+    return sweep, tmp_path / "runs"
 
 
 @pytest.mark.parametrize("version,expect", [
@@ -78,11 +71,7 @@ def test_resume_across_versions_stops_with_what_to_do(version, expect, tmp_path:
     sweep, workdir = _folder(tmp_path, version)
     before = sorted(p.relative_to(workdir) for p in workdir.rglob("*"))
     res = CliRunner().invoke(app, ["run", str(sweep), "--workdir", str(workdir)])
-    assert res.exit_code == 2, res.output
-    assert "Traceback" not in res.output
-    for frag in expect:
-        assert frag in res.stderr, (frag, res.stderr)
-    assert str(workdir / "sweeps" / "t") in res.stderr
+    assert_refused(res, [*expect, str(workdir / "sweeps" / "t")])
     assert sorted(p.relative_to(workdir) for p in workdir.rglob("*")) == before  # untouched
 
 
@@ -91,8 +80,7 @@ def test_export_of_a_newer_folder_stops(tmp_path: Path) -> None:
     (workdir / "mlflow.db").touch()  # a store is there; the folder's version is the problem
     for cmd in (["status", "t"], ["pareto", str(sweep)]):
         res = CliRunner().invoke(app, [*cmd, "--workdir", str(workdir)])
-        assert res.exit_code == 2, (cmd, res.output)
-        assert "newer ambientsweep" in res.stderr, res.stderr
+        assert_refused(res, ["newer ambientsweep"], cmd)
 
 
 def test_export_of_an_old_folder_passes_the_version_check(tmp_path: Path) -> None:
@@ -140,12 +128,9 @@ def test_parent_run_of_an_old_version_stops_resume(old_store: tuple[Path, str],
                                                    tmp_path: Path) -> None:
     """No local sweep folder (another machine, a shared server): the parent run says it."""
     _, uri = old_store
-    (tmp_path / "base.yaml").write_text(BASE)
-    (tmp_path / "t.yaml").write_text(SWEEP)
+    sweep = write_files(tmp_path, SWEEP, name="t")
     workdir = tmp_path / "runs"
-    res = CliRunner().invoke(app, ["run", str(tmp_path / "t.yaml"), "--workdir", str(workdir),
+    res = CliRunner().invoke(app, ["run", str(sweep), "--workdir", str(workdir),
                                    "--tracking-uri", uri])
-    assert res.exit_code == 2, res.output
-    assert "parent run" in res.stderr and "schema version 1" in res.stderr, res.stderr
-    assert "another name" in res.stderr
+    assert_refused(res, ["parent run", "schema version 1", "another name"])
     assert not workdir.exists()  # stopped before the sweep folder (and before Ray)
