@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-# A real (tiny) training run: MLP backbone, 10 steps, 64 samples, 6-point sampler grid.
+# A real (tiny) training run: MLP backbone, 20 steps, 64 samples, 6-point sampler grid. The
+# default reference and classifier splits, so the fidelity CNN is the shipped one (no training).
 TINY_BASE = textwrap.dedent("""\
-    data: {name: digits, train_size: 50, reference_size: 200}
+    data: {name: digits, train_size: 50}
     model: {backbone: mlp, mlp_hidden: 64, mlp_layers: 3}
     train: {kimg: 0.64, batch_size: 32, lr_rampup_kimg: 0.1, log_every_kimg: 0.32}
     sampler: {steps: 6}
@@ -51,8 +52,9 @@ def kill_matching(fragment: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One feature-classifier cache for every sweep the tests run (settings other than the
-    default ones, such as TINY_BASE's reference_size, train their classifier once, ~15 s)."""
+    """One feature-classifier cache for every sweep the tests run (data settings other than
+    the default ones train their classifier once into it, ~15 s; TINY_BASE's use the shipped
+    one)."""
     cache = tmp_path_factory.mktemp("cache")
     old = os.environ.get("AMBIENTSWEEP_CACHE")
     os.environ["AMBIENTSWEEP_CACHE"] = str(cache)
@@ -84,10 +86,10 @@ def trained_cnn_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-@pytest.fixture
-def ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A short private Ray temp dir (socket paths must stay under 107 chars); Ray processes
-    started under it are killed by pid at the end of the test."""
+@contextlib.contextmanager
+def private_ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A short private Ray temp dir (socket paths must stay under 107 chars) for the sweeps
+    started meanwhile; Ray processes started under it are killed by pid at the end."""
     d = tempfile.mkdtemp(prefix="asray", dir="/tmp")
     monkeypatch.setenv("AMBIENTSWEEP_RAY_TMPDIR", d)
     try:
@@ -95,3 +97,10 @@ def ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     finally:
         kill_matching(d)
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """:func:`private_ray_tmp` for one test."""
+    with private_ray_tmp(monkeypatch) as d:
+        yield d
