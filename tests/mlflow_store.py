@@ -1,10 +1,16 @@
-"""A real SQLite MLflow store holding one hand-logged sweep (no training): parent + trials."""
+"""Real SQLite MLflow stores holding a sweep logged by hand (no training): one through the
+client alone, one through the tracking classes (:func:`toy_sweep`)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
+
+from ambientsweep.tracking.mlflow_log import MlflowTrialReporter, SweepTracking, default_uri
+from ambientsweep.workdir import sweep_paths
 
 TRIALS = {"lr=0.001 r0": (1.8125, 0.25), "lr=0.002 r0": (1.5, 0.3125),
           "lr=0.004 r0": (2.25, 0.1875)}
@@ -28,3 +34,27 @@ def hand_logged_sweep(workdir: Path, name: str = "handmade") -> str:
         client.set_terminated(run.info.run_id)
     client.set_terminated(parent.info.run_id)
     return eid
+
+
+def toy_sweep(workdir: Path, log: Callable[[MlflowTrialReporter, float, int], None]) -> None:
+    """A finished SFBD-like sweep "toy" written by the tracking classes: clean_fraction 0.1 and
+    0.2 x replicates 0 and 1, each trial's numbers logged by ``log(reporter, cf, replicate)``."""
+    uri = default_uri(workdir)
+    paths = sweep_paths(workdir, "toy")
+    paths.sweep_dir.mkdir(parents=True)
+    spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
+                                          {"metric": "mem_ratio_pixels", "direction": "min"}]}
+    (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
+    tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
+    parent, _ = tracking.ensure_parent({})
+    states = {}
+    for cf in (0.1, 0.2):
+        for rep in (0, 1):
+            tid = f"t{cf}-{rep}"
+            reporter = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
+                                           {"param.method.clean_fraction": cf, "replicate": rep},
+                                           {"group_id": f"g{cf}", "method": "sfbd"})
+            log(reporter, cf, rep)
+            states[tid] = ("complete", None)
+    tracking.mark_trials(states)
+    tracking.finish("complete")

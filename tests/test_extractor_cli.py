@@ -20,12 +20,11 @@ from ambientsweep.metrics import features
 from ambientsweep.metrics.names import EXTRACTOR_DIGEST
 from ambientsweep.tracking.mlflow_log import (
     MlflowTrialReporter,
-    SweepTracking,
     default_uri,
     load_results,
 )
-from ambientsweep.workdir import sweep_paths
 from tests.conftest import NON_DEFAULT_DATA
+from tests.mlflow_store import toy_sweep
 
 CPU = torch.device("cpu")
 SHIPPED = files.SHIPPED_DIGITS_CNN
@@ -136,27 +135,14 @@ DIGEST_B = "b" * 64
 
 def _store(workdir: Path, digests: dict[int, str]) -> None:
     """A finished 2-point x 2-replicate sweep; replicate r's trials record ``digests[r]``."""
-    uri = default_uri(workdir)
-    paths = sweep_paths(workdir, "toy")
-    paths.sweep_dir.mkdir(parents=True)
-    spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
-                                          {"metric": "mem_ratio_pixels", "direction": "min"}]}
-    (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
-    tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
-    parent, _ = tracking.ensure_parent({})
-    states = {}
-    for cf, fd in ((0.1, 200.0), (0.2, 100.0)):
-        for rep in (0, 1):
-            tid = f"t{cf}-{rep}"
-            reporter = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
-                                           {"param.method.clean_fraction": cf, "replicate": rep},
-                                           {"group_id": f"g{cf}", "method": "sfbd"})
-            reporter.set_tags({EXTRACTOR_DIGEST: digests[rep]})  # as run_trial does
-            reporter.report({"fd_digits_cnn": fd + 10 * rep, "mem_ratio_pixels": 0.01 * rep},
-                            step=128000)
-            states[tid] = ("complete", None)
-    tracking.mark_trials(states)
-    tracking.finish("complete")
+    fd = {0.1: 200.0, 0.2: 100.0}
+
+    def log(reporter: MlflowTrialReporter, cf: float, rep: int) -> None:
+        reporter.set_tags({EXTRACTOR_DIGEST: digests[rep]})  # as run_trial does
+        reporter.report({"fd_digits_cnn": fd[cf] + 10 * rep, "mem_ratio_pixels": 0.01 * rep},
+                        step=128000)
+
+    toy_sweep(workdir, log)
 
 
 def test_the_digest_is_a_column_of_the_results_and_the_exports(tmp_path: Path) -> None:

@@ -8,36 +8,23 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ambientsweep.cli import app
-from ambientsweep.tracking.mlflow_log import MlflowTrialReporter, SweepTracking, default_uri
-from ambientsweep.workdir import sweep_paths
+from ambientsweep.tracking.mlflow_log import MlflowTrialReporter
+from tests.mlflow_store import toy_sweep
 
 
 def _store(workdir: Path) -> None:
     """A finished 2-point x 2-replicate SFBD-like sweep with per-round history."""
-    uri = default_uri(workdir)
-    paths = sweep_paths(workdir, "toy")
-    paths.sweep_dir.mkdir(parents=True)
-    spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
-                                          {"metric": "mem_ratio_pixels", "direction": "min"}]}
-    (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
-    tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
-    parent, _ = tracking.ensure_parent({})
-    states = {}
-    for cf, fd0 in ((0.1, 200.0), (0.2, 100.0)):
-        for rep in (0, 1):
-            tid = f"t{cf}-{rep}"
-            rep_ = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
-                                       {"param.method.clean_fraction": cf, "replicate": rep},
-                                       {"group_id": f"g{cf}", "method": "sfbd"})
-            for rnd in range(3):
-                rep_.report({"fd_digits_cnn": fd0 - 20 * rnd + 10 * rep, "round": rnd},
-                            step=64000 + 32000 * rnd)
-            for rnd in (1, 2):
-                rep_.report({"psnr_denoised": 12.0 + rnd + rep, "round": rnd}, step=rnd)
-            rep_.report({"mem_ratio_pixels": 0.01 * (rep + 1)}, step=128000)
-            states[tid] = ("complete", None)
-    tracking.mark_trials(states)
-    tracking.finish("complete")
+    fd0 = {0.1: 200.0, 0.2: 100.0}
+
+    def log(rep_: MlflowTrialReporter, cf: float, rep: int) -> None:
+        for rnd in range(3):
+            rep_.report({"fd_digits_cnn": fd0[cf] - 20 * rnd + 10 * rep, "round": rnd},
+                        step=64000 + 32000 * rnd)
+        for rnd in (1, 2):
+            rep_.report({"psnr_denoised": 12.0 + rnd + rep, "round": rnd}, step=rnd)
+        rep_.report({"mem_ratio_pixels": 0.01 * (rep + 1)}, step=128000)
+
+    toy_sweep(workdir, log)
 
 
 def test_report_prints_seed_means_and_round_history(tmp_path: Path) -> None:
