@@ -48,10 +48,10 @@ def test_reference_disjoint_and_fixed_by_split_seed_only() -> None:
 
     images = torch.as_tensor(load_digits().images, dtype=torch.float32)[:, None] / 16 * 2 - 1
     rows = {i: tuple(x.flatten().tolist()) for i, x in enumerate(images)}
-    cls_rows = {i for i, x in rows.items() if x in {tuple(c.flatten().tolist())
-                                                     for c in a.classifier}}
-    ref_rows = {i for i, x in rows.items() if x in {tuple(r.flatten().tolist())
-                                                     for r in a.reference}}
+    cls_images = {tuple(c.flatten().tolist()) for c in a.classifier}  # built once, not per row
+    ref_images = {tuple(r.flatten().tolist()) for r in a.reference}
+    cls_rows = {i for i, x in rows.items() if x in cls_images}
+    ref_rows = {i for i, x in rows.items() if x in ref_images}
     assert not cls_rows & set(whole.train_index.tolist())  # never a training image
     assert len(a.classifier) + len(a.reference) + len(whole.train) == 1797
     assert len(cls_rows | ref_rows | set(whole.train_index.tolist())) == 1797
