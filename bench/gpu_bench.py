@@ -325,7 +325,7 @@ class Bench:
 def write_tiny_sweep(folder: Path, *, device: str, gpu: float, net: dict[str, Any],
                      dry: bool) -> Path:
     """A 2-trial grid sweep file (and its base config) in `folder`."""
-    base = {"data": {"name": "digits", "train_size": 50, "reference_size": 200},
+    base = {"data": {"name": "digits", "train_size": 50},  # default splits: shipped digits_cnn
             "model": {"backbone": "unet", **net},
             "train": {"kimg": 0.32 if dry else 3.2, "batch_size": 32, "device": device,
                       "lr_rampup_kimg": 0.1, "log_every_kimg": 0.32},
