@@ -14,6 +14,7 @@ from ambientsweep.tracking.mlflow_log import MlflowTrialReporter, SweepTracking,
 from ambientsweep.tracking.reporter import ListReporter
 from ambientsweep.trial import run_trial
 from ambientsweep.workdir import sweep_paths
+from tests.bad_input import assert_refused
 from tests.conftest import TINY_BASE
 
 
@@ -60,9 +61,8 @@ def test_commitment_refuses_masked_sampling_and_unknown_sweeps(tmp_path: Path) -
     workdir = tmp_path / "runs"
     _sweep(workdir, kind="ambient")
     runner = CliRunner()
-    res = runner.invoke(app, ["commitment", "toy", "-w", str(workdir), "-n", "8"])
-    assert res.exit_code == 2 and "Ambient Diffusion samples through masks" in res.stderr
-    res = runner.invoke(app, ["commitment", "nope", "-w", str(workdir)])
-    assert res.exit_code == 2 and "no sweep 'nope'" in res.stderr
-    res = runner.invoke(app, ["commitment", "toy", "-w", str(workdir), "-n", "1"])
-    assert res.exit_code == 2 and "-n must be at least 2" in res.stderr
+    for args, message in ((["toy", "-n", "8"], "Ambient Diffusion samples through masks"),
+                          (["nope"], "no sweep 'nope'"),
+                          (["toy", "-n", "1"], "-n must be at least 2")):
+        res = runner.invoke(app, ["commitment", *args, "-w", str(workdir)])
+        assert_refused(res, [message], args)

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from ambientsweep.cli import app
 from ambientsweep.tracking.mlflow_log import MlflowTrialReporter
+from tests.bad_input import assert_refused
 from tests.mlflow_store import toy_sweep
 
 
@@ -52,12 +53,12 @@ def test_report_bad_input_names_what(tmp_path: Path) -> None:
     workdir = tmp_path / "runs"
     _store(workdir)
     runner = CliRunner()
-    res = runner.invoke(app, ["report", "toy", "-w", str(workdir), "-m", "fd_digit_cnn"])
-    assert res.exit_code == 2 and "unknown metric(s) fd_digit_cnn" in res.output
-    res = runner.invoke(app, ["report", "nope", "-w", str(workdir)])
-    assert res.exit_code == 2 and "no sweep 'nope'" in res.output
-    res = runner.invoke(app, ["report", "toy", "-w", str(workdir), "-m", "holes_contrast"])
-    assert res.exit_code == 2 and "no trial of toy logged holes_contrast" in res.output
+    for args, message in (
+            (["toy", "-m", "fd_digit_cnn"], "unknown metric(s) fd_digit_cnn"),
+            (["nope"], "no sweep 'nope'"),
+            (["toy", "-m", "holes_contrast"], "no trial of toy logged holes_contrast")):
+        res = runner.invoke(app, ["report", *args, "-w", str(workdir)])
+        assert_refused(res, [message], args)
 
 
 def test_pareto_json_writes_the_summary(tmp_path: Path) -> None:
