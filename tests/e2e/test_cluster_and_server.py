@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,12 +18,20 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY_BASE, kill_matching
+from tests.conftest import kill_matching
+from tests.e2e.helpers import (
+    first_complete,
+    kill_group,
+    read_until,
+    run_cli,
+    run_sweep,
+    start_cli,
+    write_sweep,
+)
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-CLI = [sys.executable, "-m", "ambientsweep"]
 SWEEP = """\
     name: {name}
     base: tiny.yaml
@@ -45,41 +52,46 @@ def _free_port() -> int:
 
 
 def _write(tmp_path: Path, name: str) -> Path:
-    (tmp_path / "tiny.yaml").write_text(TINY_BASE)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(SWEEP.format(name=name)))
-    return path
+    return write_sweep(tmp_path, SWEEP.format(name=name), name=name)
 
 
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A head and a worker node (1 CPU, 100 MB object store each) with token auth."""
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[tuple[str, str]]:
+    """A head and a worker node (1 CPU, 100 MB object store each) with token auth, started
+    once for the module's tests (none changes them); (address, token)."""
     tmp = tempfile.mkdtemp(prefix="ascl", dir="/tmp")
     port = _free_port()
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+    token = secrets.token_hex(16)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
     common = ["--num-cpus", "1", "--object-store-memory", str(100 * 1024**2),
               "--disable-usage-stats"]
     try:
         subprocess.run([str(BIN / "ray"), "start", "--head", "--port", str(port),
                         "--node-ip-address", "127.0.0.1", "--temp-dir", tmp,
                         "--include-dashboard=false", *common],
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, timeout=120, env=env)
         subprocess.run([str(BIN / "ray"), "start", "--address", f"127.0.0.1:{port}",
                         "--node-ip-address", "127.0.0.1", *common],
-                       check=True, capture_output=True, timeout=120)
-        yield f"127.0.0.1:{port}"
+                       check=True, capture_output=True, timeout=120, env=env)
+        yield f"127.0.0.1:{port}", token
     finally:
         kill_matching(tmp)
         kill_matching(f"127.0.0.1:{port}")
 
 
+@pytest.fixture
+def cluster(nodes: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module's cluster address, with its token in this test's environment."""
+    address, token = nodes
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", token)
+    return address
+
+
 def test_sweep_on_a_two_node_cluster(tmp_path: Path, cluster: str) -> None:
     path = _write(tmp_path, "cl")
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir), "--address",
-                                cluster], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, workdir, "--address", cluster)
     assert "on 2 CPU" in res.stdout
     client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
     exp = client.get_experiment_by_name("cl")
@@ -99,9 +111,7 @@ def test_impossible_request_on_cluster_is_an_error(tmp_path: Path, cluster: str)
     path.write_text(path.read_text().replace("resources: {cpu: 1}", "resources: {cpu: 2}"))
     workdir = tmp_path / "runs"
     t0 = time.monotonic()
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir), "--address",
-                                cluster], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2, res.stdout + res.stderr
+    res = run_sweep(path, workdir, "--address", cluster, expect=2, timeout=120)
     assert "2 CPU" in res.stderr and "no node" in res.stderr
     assert time.monotonic() - t0 < 60
     assert not (workdir / "mlflow.db").exists()
@@ -143,14 +153,23 @@ class _Server:
                 self.proc.wait()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[_Server]:
-    s = _Server(tmp_path)
+@pytest.fixture(scope="module")
+def _module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
+    s = _Server(tmp_path_factory.mktemp("server"))
     s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def server(_module_server: _Server) -> _Server:
+    """One `mlflow server` for the module's tests (each its own experiment); a test that
+    stops it starts it again, and finds it running if the test before it did not."""
+    if _module_server.proc is None or _module_server.proc.poll() is not None:
+        _module_server.start()
+    return _module_server
 
 
 def _search(url: str, experiment: str) -> list[dict]:
@@ -170,10 +189,7 @@ def _tags(run: dict) -> dict[str, str]:
 
 def test_sweep_against_tracking_server(tmp_path: Path, server: _Server, ray_tmp: str) -> None:
     path = _write(tmp_path, "srv")
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(tmp_path / "runs"),
-                                "--tracking-uri", server.url],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, tmp_path / "runs", "--tracking-uri", server.url)
     runs = _search(server.url, "srv")
     trials = [r for r in runs if _tags(r).get("ambientsweep.role") == "trial"]
     assert len(trials) == 4
@@ -194,9 +210,7 @@ def test_sweep_against_tracking_server(tmp_path: Path, server: _Server, ray_tmp:
     html = page.read_text()
     assert html.count("data:image/png;base64,") >= len(trials)
     # `ambientsweep ui --tracking-uri <server>` starts nothing and points at that server.
-    ui = subprocess.run(CLI + ["ui", "srv", "--tracking-uri", server.url], capture_output=True,
-                        text=True, timeout=120)
-    assert ui.returncode == 0, ui.stdout + ui.stderr
+    ui = run_cli("ui", "srv", "--tracking-uri", server.url, timeout=120)
     assert f"{server.url}/#/experiments/" in ui.stdout
     assert "workflowType=machine_learning" in ui.stdout
 
@@ -205,31 +219,22 @@ def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp
     path = _write(tmp_path, "lost")
     path.write_text(path.read_text().replace("resources: {cpu: 1}",
                                              "resources: {cpu: 1}\nsearch: {max_concurrent: 1}"))
-    cmd = CLI + ["run", str(path), "--workdir", str(tmp_path / "runs"), "--tracking-uri",
-                 server.url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    lines = []
+    args = ("run", path, "--workdir", tmp_path / "runs", "--tracking-uri", server.url)
+    proc = start_cli(*args)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.strip().startswith("complete"):
-                server.stop()  # the server goes away after the first trial
-                break
+        lines = read_until(proc, first_complete)
+        server.stop()  # the server goes away after the first trial
         out, _ = proc.communicate(timeout=300)
         lines.append(out)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
     text = "".join(lines)
     assert proc.returncode == 1, text
     assert "cannot be reached" in text and "run the same command again" in text, text
     assert "Traceback" not in text.split("cannot be reached")[-1]
 
     server.start()  # back: the same command records everything, nothing lost
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    run_cli(*args)
     trials = [r for r in _search(server.url, "lost")
               if _tags(r).get("ambientsweep.role") == "trial"]
     complete = [r for r in trials if _tags(r)["ambientsweep.state"] == "complete"]

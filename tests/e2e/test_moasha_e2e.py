@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from ambientsweep.tracking.mlflow_log import TAG_BUDGET, TAG_FRONT, TAG_STATE
-from tests.e2e.helpers import CLI, sweep_runs, write_sweep
+from tests.e2e.helpers import ray_trials, run_sweep, sweep_runs, write_sweep
 
 pytestmark = pytest.mark.e2e
 
@@ -37,9 +36,7 @@ def test_moasha_stops_some_configurations_as_a_whole(tmp_path: Path, ray_tmp: st
         resources: {cpu: 1}
     """)
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    run_sweep(path, workdir)
     parents, children, _ = sweep_runs(workdir, "mo_es")
     assert parents[0].info.status == "FINISHED"
     assert len(children) == 8
@@ -63,10 +60,7 @@ def test_moasha_stops_some_configurations_as_a_whole(tmp_path: Path, ray_tmp: st
             assert "fd_digits_cnn" in c.data.metrics and "mem_ratio_pixels" in c.data.metrics
     assert any(c.data.tags.get(TAG_FRONT) == "true" for c in children)  # a non-empty front
     # Ray's own results: stopped trials ended before their budget, the rest at it
-    from ray.tune import ExperimentAnalysis
-
-    ea = ExperimentAnalysis(str(workdir / "sweeps" / "mo_es" / "ray" / "tune"))
-    last = [t.last_result for t in ea.trials]
+    last = [t.last_result for t in ray_trials(workdir, "mo_es")]
     assert sum(bool(r.get("budget_complete")) for r in last) == 2 * len(complete)
     stopped = [r for r in last if not r.get("budget_complete")]
     assert stopped and all(r["budget_fraction"] < 1.0 for r in stopped)

@@ -2,69 +2,79 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import kill_matching
-from tests.e2e.helpers import CLI, sweep_runs, write_sweep
+from tests.e2e.helpers import (
+    kill_group,
+    run_sweep,
+    start_cli,
+    sweep_runs,
+    wait_for_file,
+    write_sweep,
+)
 
 pytestmark = pytest.mark.e2e
 
+# Two trials, one at a time, each training long enough (~KIMG) to be signalled mid-way.
+KIMG = 9.6
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str) -> None:
-    path = write_sweep(tmp_path, """\
-        name: sig
-        base: tiny.yaml
-        overrides: {train.kimg: 192}
-        space:
-          train.lr: {grid: [5.0e-4, 1.0e-3, 2.0e-3]}
-        objectives:
-          - {metric: fd_digits_cnn}
-          - {metric: mem_ratio_pixels}
-        search: {algorithm: grid, max_concurrent: 1}
-    """)
-    workdir = tmp_path / "runs"
-    cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
-    log = tmp_path / "driver.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-    trials = workdir / "sweeps" / "sig" / "trials"
+
+def _signal_mid_trial(path: Path, workdir: Path, sig: int, log: Path, ray_tmp: str) -> int:
+    """Start the sweep, send `sig` to the driver alone (as a terminal's Ctrl-C or `kill`
+    would) once a trial of this run has started training; the driver's exit status."""
+    started = time.time()
+    proc = start_cli("run", path, "--workdir", workdir, log=log)
     try:
-        deadline = time.monotonic() + 300
-        while not list(trials.glob("*/config.json")):  # a trial has started training
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        trials = workdir / "sweeps" / "sig" / "trials"
+        wait_for_file(proc, trials, "*/config.json", log,
+                      newer_than=started)  # written when a trial starts training
         time.sleep(1)
-        proc.send_signal(sig)  # the driver only, as a terminal's Ctrl-C or `kill` would
+        proc.send_signal(sig)
         proc.wait(timeout=120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        kill_matching(ray_tmp)
-    text = log.read_text()
-    assert proc.returncode == 130, text
-    assert "interrupted" in text and "Resume it with the same command" in text, text
-    assert "Traceback" not in text
-    parents, _, _ = sweep_runs(workdir, "sig")
-    assert len(parents) == 1
-    assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
-    assert parents[0].info.status == "KILLED"
+        kill_group(proc, ray_tmp)
+    return proc.returncode
 
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+
+def test_signals_stop_cleanly_and_the_sweep_resumes(tmp_path: Path, ray_tmp: str) -> None:
+    """SIGINT stops the sweep, its resume is stopped by SIGTERM, the next resume completes:
+    every trial once, with no duplicate run."""
+    path = write_sweep(tmp_path, f"""\
+        name: sig
+        base: tiny.yaml
+        overrides: {{train.kimg: {KIMG}, train.log_every_kimg: {KIMG / 8}}}
+        space:
+          train.lr: {{grid: [5.0e-4, 2.0e-3]}}
+        objectives:
+          - {{metric: fd_digits_cnn}}
+          - {{metric: mem_ratio_pixels}}
+        search: {{algorithm: grid, max_concurrent: 1}}
+    """)
+    workdir = tmp_path / "runs"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        log = tmp_path / f"driver-{sig.name}.log"
+        returncode = _signal_mid_trial(path, workdir, sig, log, ray_tmp)
+        text = log.read_text()
+        assert returncode == 130, (sig.name, text)
+        assert "interrupted" in text and "Resume it with the same command" in text, text
+        assert "Traceback" not in text
+        assert (sig == signal.SIGINT) != ("(resumed)" in text), text  # the 2nd run resumed
+        parents, _, _ = sweep_runs(workdir, "sig")
+        assert len(parents) == 1
+        assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
+        assert parents[0].info.status == "KILLED"
+
+    run_sweep(path, workdir)
     parents, children, _ = sweep_runs(workdir, "sig")
     assert parents[0].data.tags["ambientsweep.state"] == "complete"
     complete = [c for c in children if c.data.tags["ambientsweep.state"] == "complete"]
-    assert len(complete) == 3
+    assert len(complete) == 2
     hashes = {c.data.tags["ambientsweep.config_hash"] for c in children}
-    assert len(hashes) == len(children) == 3
+    assert len(hashes) == len(children) == 2
 
 
 def test_diverging_and_raising_trials_fail_and_sweep_goes_on(tmp_path: Path,
@@ -84,10 +94,8 @@ def test_diverging_and_raising_trials_fail_and_sweep_goes_on(tmp_path: Path,
         execution: {{max_failures: 1}}
     """)
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
     # Finished, but with failed trials: exit status 3 and the failures listed with reasons.
-    assert res.returncode == 3, res.stdout + res.stderr
+    res = run_sweep(path, workdir, expect=3)
     assert "3 trial(s) failed; the front is computed from the others:" in res.stdout
     assert "NaN or infinite" in res.stdout
     _, children, client = sweep_runs(workdir, "failing")

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import CLI, sweep_runs, write_sweep
+from tests.e2e.helpers import (
+    first_complete,
+    kill_group,
+    ray_trials,
+    read_until,
+    run_sweep,
+    start_cli,
+    sweep_runs,
+    write_sweep,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def _ray_trials(workdir: Path, name: str) -> list:
-    from ray.tune import ExperimentAnalysis
-
-    return ExperimentAnalysis(str(workdir / "sweeps" / name / "ray" / "tune")).trials
 
 
 def test_optuna_repeated_proposals_finish(tmp_path: Path, ray_tmp: str) -> None:
@@ -32,13 +34,11 @@ def test_optuna_repeated_proposals_finish(tmp_path: Path, ray_tmp: str) -> None:
         resources: {cpu: 1}
     """)
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, workdir)
     assert "5 complete" in res.stdout, res.stdout
     parents, children, _ = sweep_runs(workdir, "rep")
     assert parents[0].info.status == "FINISHED"
-    trials = _ray_trials(workdir, "rep")
+    trials = ray_trials(workdir, "rep")
     assert len(trials) == 5 and all(t.last_result.get("budget_complete") for t in trials)
     distinct = {t.config["model.mlp_hidden"] for t in trials}
     # One child run per configuration; the repeats are tagged on it, not run again.
@@ -61,12 +61,7 @@ def test_resumed_optuna_sweep_keeps_every_trial_in_its_study_file(tmp_path: Path
                                                                    ray_tmp: str) -> None:
     """SIGKILL the driver mid-sweep, resume: the journal holds every finished trial, with the
     values MLflow holds, and no trial left RUNNING."""
-    import os
-    import signal
-    import time
-
     from ambientsweep.search.study import journal_path, load_study
-    from tests.conftest import kill_matching
 
     path = write_sweep(tmp_path, """\
         name: jr
@@ -81,28 +76,14 @@ def test_resumed_optuna_sweep_keeps_every_trial_in_its_study_file(tmp_path: Path
         resources: {cpu: 1}
     """)
     workdir = tmp_path / "runs"
-    cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    seen: list[str] = []
+    proc = start_cli("run", path, "--workdir", workdir)
     try:
-        deadline = time.monotonic() + 300
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if line.strip().startswith("complete"):
-                break
-            assert time.monotonic() < deadline, "".join(seen)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        seen = read_until(proc, first_complete)  # one trial finished
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        kill_matching(ray_tmp)
+        kill_group(proc, ray_tmp)  # SIGKILL: the driver and its local Ray, no clean-up
     journal = journal_path(workdir / "sweeps" / "jr")
     assert journal.is_file(), "".join(seen)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, workdir)
     assert "(resumed)" in res.stdout
     study = load_study(journal)
     assert study is not None and study.study_name == "jr"
@@ -139,9 +120,7 @@ def test_asha_on_an_evaluated_metric(tmp_path: Path, ray_tmp: str) -> None:
         resources: {cpu: 1}
     """)
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    run_sweep(path, workdir)
     parents, children, _ = sweep_runs(workdir, "asha")
     assert parents[0].info.status == "FINISHED" and len(children) == 4
     states = [c.data.tags["ambientsweep.state"] for c in children]
@@ -154,6 +133,6 @@ def test_asha_on_an_evaluated_metric(tmp_path: Path, ray_tmp: str) -> None:
             assert c.data.tags["ambientsweep.budget_complete"] == "false"
             assert c.data.tags.get("ambientsweep.on_front") != "true"
     assert any(c.data.tags.get("ambientsweep.on_front") == "true" for c in children)
-    trials = _ray_trials(workdir, "asha")
+    trials = ray_trials(workdir, "asha")
     stopped = [t.last_result for t in trials if not t.last_result.get("budget_complete")]
     assert stopped and all(r["budget_fraction"] < 1.0 for r in stopped)

@@ -1,30 +1,30 @@
-"""End to end through the real stack: Ray Tune, Optuna, MLflow (SQLite), real training."""
+"""End to end through the real stack: Ray Tune, Optuna, MLflow (SQLite), real training (the
+UI over a finished sweep: test_ui_browser.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import kill_matching
-from tests.e2e.helpers import CLI, sweep_runs, write_sweep
+from tests.e2e.helpers import (
+    first_complete,
+    kill_group,
+    ray_trials,
+    read_until,
+    run_sweep,
+    start_cli,
+    sweep_runs,
+    write_sweep,
+)
 
 pytestmark = pytest.mark.e2e
 
 
 def _ray_results(workdir: Path, name: str) -> list[dict]:
     """Final results of every trial from Ray's own experiment state."""
-    from ray.tune import ExperimentAnalysis
-
-    ea = ExperimentAnalysis(str(workdir / "sweeps" / name / "ray" / "tune"))
-    return [t.last_result for t in ea.trials]
+    return [t.last_result for t in ray_trials(workdir, name)]
 
 
 def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
@@ -41,9 +41,7 @@ def test_optuna_multiobjective_sweep(tmp_path: Path, ray_tmp: str) -> None:
         resources: {cpu: 1}
     """)
     workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, workdir)
     assert "finished" in res.stdout and "ambientsweep ui" in res.stdout
     parents, children, _ = sweep_runs(workdir, "mo")
     assert len(parents) == 1
@@ -123,30 +121,15 @@ def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) 
         search: {algorithm: grid, max_concurrent: 1}
     """)
     workdir = tmp_path / "runs"
-    cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    seen = []
+    proc = start_cli("run", path, "--workdir", workdir)
     try:
-        deadline = time.monotonic() + 300
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if line.strip().startswith("complete"):
-                break
-            assert time.monotonic() < deadline, "".join(seen)
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver dies without any clean-up
-        proc.wait(timeout=30)
+        read_until(proc, first_complete)  # one trial finished
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        kill_matching(ray_tmp)  # the orphaned local Ray of the killed driver
-    assert any(line.strip().startswith("complete") for line in seen), "".join(seen)
+        kill_group(proc, ray_tmp)  # the driver dies without any clean-up, and its local Ray
     _, children, _ = sweep_runs(workdir, "kill")
     assert 1 <= sum(c.data.tags["ambientsweep.state"] == "complete" for c in children) < 4
 
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_sweep(path, workdir)
     assert "(resumed)" in res.stdout
     parents, children, _ = sweep_runs(workdir, "kill")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -157,57 +140,3 @@ def test_killed_driver_resumes_without_duplicates(tmp_path: Path, ray_tmp: str) 
     assert len(set(hashes)) == len(children)
     ray_done = [r for r in _ray_results(workdir, "kill") if r.get("budget_complete")]
     assert len({json.dumps(r["config"], sort_keys=True) for r in ray_done}) == 4
-
-
-def test_ui_serves_runs_over_rest(tmp_path: Path, ray_tmp: str) -> None:
-    path = write_sweep(tmp_path, """\
-        name: ui
-        base: tiny.yaml
-        space:
-          train.lr: {grid: [1.0e-3]}
-        objectives:
-          - {metric: fd_digits_cnn}
-          - {metric: mem_ratio_pixels}
-    """)
-    workdir = tmp_path / "runs"
-    res = subprocess.run(CLI + ["run", str(path), "--workdir", str(workdir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
-    port = 5000 + os.getpid() % 1000
-    ui = subprocess.Popen(CLI + ["ui", "--workdir", str(workdir), "--port", str(port)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline and ui.poll() is None, "UI did not start"
-            time.sleep(0.5)
-        with urllib.request.urlopen(base + "/api/2.0/mlflow/experiments/get-by-name"
-                                    "?experiment_name=ui", timeout=10) as r:
-            exp_id = json.load(r)["experiment"]["experiment_id"]
-        req = urllib.request.Request(
-            base + "/api/2.0/mlflow/runs/search", method="POST",
-            data=json.dumps({"experiment_ids": [exp_id]}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            runs = json.load(r)["runs"]
-        roles = sorted(t["value"] for run in runs for t in run["data"]["tags"]
-                       if t["key"] == "ambientsweep.role")
-        assert roles == ["parent", "trial"]
-        # Bound to loopback only.
-        if shutil.which("ss"):
-            listening = subprocess.run(["ss", "-ltn"], capture_output=True, text=True).stdout
-            assert f"127.0.0.1:{port}" in listening and f"0.0.0.0:{port}" not in listening
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        try:
-            ui.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(ui.pid, signal.SIGKILL)
