@@ -19,8 +19,9 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-# Two trials, one at a time, each training long enough (~KIMG) to be signalled mid-way.
-KIMG = 9.6
+# Two trials, one at a time, each training long enough (~3 s on an idle core) to be signalled
+# mid-way.
+KIMG = 32.0
 
 
 def _signal_mid_trial(path: Path, workdir: Path, sig: int, log: Path, ray_tmp: str) -> int:

@@ -4,8 +4,10 @@ Chromium, on the trial runs (flat, one row each) with the objectives' values as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import shutil
 import signal
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.browser import ARTIFACTS, chromium, require_browser
-from tests.commands.test_ui import free_port, start_ui
+from tests.commands.test_ui import descendants, free_port, start_ui
 from tests.conftest import private_ray_tmp
 from tests.e2e.helpers import run_sweep, sweep_runs, write_sweep
 
@@ -66,12 +68,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         yield Served(trials, port, re.search(r"http://\S+", lines[1]).group(0))
     finally:
-        proc.send_signal(signal.SIGTERM)
+        server = descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)  # it stops its mlflow server (tests/commands/test_ui.py)
         try:
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        finally:
+            for pid in [proc.pid, *server]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_ui_serves_runs_over_rest(served: Served) -> None:
