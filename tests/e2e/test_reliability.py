@@ -52,10 +52,12 @@ def test_signal_stops_cleanly_and_resumes(sig: int, tmp_path: Path, ray_tmp: str
     assert proc.returncode == 130, text
     assert "interrupted" in text and "Resume it with the same command" in text, text
     assert "Traceback" not in text
-    parents, _, _ = sweep_runs(workdir, "sig")
+    parents, stopped, _ = sweep_runs(workdir, "sig")
     assert len(parents) == 1
     assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
     assert parents[0].info.status == "KILLED"
+    assert stopped and all(c.info.status == "KILLED" and c.data.tags["ambientsweep.reason"]
+                           for c in stopped)  # every run terminal, with the reason
 
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
