@@ -161,6 +161,12 @@ def main() -> int:
         (root / "final.log").write_text(final.stdout + final.stderr)
         _kill_ray(ray_tmp)
         report = _check(workdir, final.returncode, kills, time.monotonic() - t0)
+        # No scheduler prunes here: a driver that reports a pruned trial mistook a Ctrl-C'd
+        # one for an ended one (and may have exported an unfinished sweep).
+        logs = [p.read_text() for p in sorted(root.glob("*.log"))]
+        report["checks"]["no_interrupted_trial_counted_pruned"] = not any(
+            " pruned" in text for text in logs)
+        report["ok"] = all(report["checks"].values())
     finally:
         _kill_ray(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -6,6 +6,8 @@ One call runs a new sweep or resumes an interrupted one from Ray's experiment st
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +67,24 @@ def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
     if resume and has_state(experiment):
         resume_config = tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESUME,
                                           errored=tune.ResumeConfig.ResumeType.RESUME)
-    analysis = tune.run(
+    watch = InterruptWatch()
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        analysis = _run(setup, trainable, [*callbacks, watch], resume_config)
+    finally:
+        if threading.current_thread() is threading.main_thread() and before is not None:
+            signal.signal(signal.SIGINT, before)  # neither tune.run's nor ours outlives it
+    # tune.run's own Ctrl-C handler ends the run gracefully (Ray's state saved) and returns;
+    # the trials it stopped may read TERMINATED, and must not count as ended (or pruned).
+    if watch.interrupted.is_set() or any(
+            t.status not in (Trial.TERMINATED, Trial.ERROR) for t in analysis.trials):
+        raise KeyboardInterrupt
+    return ResultGrid(analysis)
+
+
+def _run(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
+         callbacks: list[tune.Callback], resume_config: Any) -> Any:
+    return tune.run(
         tune.with_resources(trainable, setup.resources),
         name=setup.name, storage_path=setup.storage_path, config=setup.param_space,
         search_alg=setup.search_alg, scheduler=setup.scheduler,
@@ -77,8 +96,25 @@ def fit(setup: TuneSetup, trainable: Callable[[dict[str, Any]], None],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_at_end=False),
         resume_config=resume_config,
     )
-    # tune.run's own Ctrl-C handler ends the run gracefully (Ray's state saved) and returns:
-    # trials it stopped are neither finished nor failed, and must not count as ended.
-    if any(t.status not in (Trial.TERMINATED, Trial.ERROR) for t in analysis.trials):
-        raise KeyboardInterrupt
-    return ResultGrid(analysis)
+
+
+class InterruptWatch(tune.Callback):
+    """Notes a Ctrl-C that tune.run's own SIGINT handler takes (it ends the run and returns as
+    if it had finished). `setup` runs in the driver's main thread after tune.run installed its
+    handler; ours wraps it and hands every signal on."""
+
+    def __init__(self) -> None:
+        self.interrupted = threading.Event()
+
+    def setup(self, **info: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        inner = signal.getsignal(signal.SIGINT)
+
+        def note(signum: int, frame: Any) -> None:
+            self.interrupted.set()
+            signal.signal(signal.SIGINT, inner)  # tune.run's restores the one before it
+            if callable(inner):
+                inner(signum, frame)
+
+        signal.signal(signal.SIGINT, note)
