@@ -79,6 +79,10 @@ class TrainConfig(_Frozen):
     num_threads: int | None = Field(None, ge=1)  # torch CPU threads; None = leave as is
     gpu_memory_fraction: float | None = Field(None, gt=0.0, le=1.0)  # when trials share a GPU
     checkpoint_every_kimg: float | None = Field(None, gt=0.0)  # None = only at the end
+    # Checkpoint cadence that does not change what is trained (resume is exact), so outside
+    # the config hash: at every intermediate evaluation and at least every N minutes.
+    checkpoint_at_eval: bool = True
+    checkpoint_every_minutes: float | None = Field(5.0, gt=0.0)  # None = no time-based ones
     log_every_kimg: float = Field(6.4, gt=0.0)  # how often the training loss is reported
 
 
@@ -161,6 +165,8 @@ EXECUTION_ONLY: tuple[str, ...] = (
     "train.num_threads",
     "train.gpu_memory_fraction",
     "train.checkpoint_every_kimg",
+    "train.checkpoint_at_eval",
+    "train.checkpoint_every_minutes",
     "train.log_every_kimg",
     "eval.save_images",
     "eval.gallery_size",

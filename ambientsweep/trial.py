@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ambientsweep.metrics import names
 from ambientsweep.metrics.evaluate import Evaluator
 from ambientsweep.tracking.datasets import training_data
 from ambientsweep.tracking.reporter import Reporter
+from ambientsweep.tracking.tags import TAG_RESUMED_KIMG
 from ambientsweep.training.trainer import EvalPoint, Trainer
 from ambientsweep.utils.seeding import generator
 
@@ -95,7 +97,9 @@ class _TrialHooks:
 
 
 def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
-              cache_dir: Path | None = None) -> TrialResult:
+              cache_dir: Path | None = None, *,
+              on_checkpoint: Callable[[Path], None] | None = None,
+              resume_from: Path | None = None) -> TrialResult:
     """Train one configuration and evaluate it; metrics and pictures go to `reporter`.
 
     Args:
@@ -103,6 +107,8 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
         reporter: where metrics, tags and artifacts go (Ray+MLflow in a sweep, a list in tests).
         workdir: the trial's own folder (checkpoint, evaluation images); created if missing.
         cache_dir: shared caches (feature extractors); default ``workdir/cache``.
+        on_checkpoint, resume_from: where intermediate checkpoints go and the one to resume
+            from (see :class:`~ambientsweep.training.trainer.Trainer`; Ray Tune in a sweep).
 
     Returns:
         The final metrics, including ``budget_complete = 1.0``.
@@ -129,7 +135,9 @@ def run_trial(config: TrialConfig, reporter: Reporter, workdir: Path,
                        names.EXTRACTOR_DIGEST: evaluator.extractor_digest})
     hooks = _TrialHooks(config, splits, method, evaluator, workdir, device)
     trainer = Trainer(config, method, splits, device=device, reporter=reporter, hooks=hooks,
-                      workdir=workdir)
+                      workdir=workdir, on_checkpoint=on_checkpoint, resume_from=resume_from)
+    if trainer.resumed:
+        reporter.set_tags({TAG_RESUMED_KIMG: f"{trainer.resumed_from_nimg / 1000:g}"})
     final = dict(trainer.run())
     final[BUDGET_COMPLETE] = 1.0
     seconds = time.perf_counter() - t0

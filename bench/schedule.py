@@ -98,7 +98,8 @@ def _sweep(sweep: Path, work: Path, cache: Path, fill: bool) -> float:
         text = text.replace("name: ", "name: fill-", 1)
         sweep = sweep.with_name(sweep.stem + "_fill.yaml")
         sweep.write_text(text)
-    shutil.copytree(cache, work / "cache", dirs_exist_ok=True)
+    if cache.is_dir():  # a trained extractor (the shipped digits_cnn needs none)
+        shutil.copytree(cache, work / "cache", dirs_exist_ok=True)
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "ambientsweep", "run", str(sweep), "--workdir",
                           str(work)], capture_output=True, text=True, cwd=sweep.parent)

@@ -38,6 +38,8 @@ ELSEWHERE = {
     "train.num_threads": 7,
     "train.gpu_memory_fraction": 0.3,
     "train.checkpoint_every_kimg": 0.05,
+    "train.checkpoint_at_eval": False,
+    "train.checkpoint_every_minutes": 1.0,
     "train.log_every_kimg": 0.01,
     "eval.save_images": True,
     "eval.gallery_size": 9,

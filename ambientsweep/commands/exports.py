@@ -72,7 +72,7 @@ def export_and_log(plan: Plan, tracking: SweepTracking,
     from ambientsweep.analysis.export import export_pareto
     from ambientsweep.tracking.mlflow_log import load_results
 
-    df = load_results(plan.uri, plan.experiment, plan.spec.name)
+    df = load_results(plan.uri, plan.experiment, plan.spec.name, tracking.parent_run_id)
     if df.empty:
         return {}
     objectives = [(o.metric, o.mode, o.ref) for o in plan.spec.objectives]
@@ -159,10 +159,14 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     if len(frames) == 1:
         name = next(iter(frames))
         tracking = SweepTracking(uri, experiments[name], name, None)
-        tracking.ensure_parent({})
-        _log(tracking, frames, objectives, written)
+        # Read only (a finished parent is never reopened); by this work dir's sweep id when
+        # its folder has one, so another work dir's sweep of the same name is not touched.
+        found = tracking.find_parent(sweep_paths(workdir, name).sweep_id)
+        if found:
+            _log(tracking, frames, objectives, written)
         written.update(importance_and_log(sweep_paths(workdir, name).sweep_dir,
-                                          [o[0] for o in objectives], Path(out), tracking))
+                                          [o[0] for o in objectives], Path(out),
+                                          tracking if found else None))
     return written
 
 

@@ -6,6 +6,7 @@ resources are all checked before the tracking store or the sweep folder is writt
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -14,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +101,7 @@ def make_plan(sweep_file: str | Path, *, workdir: str | Path, tracking_uri: str 
     root = loaded.base.get("data", {}).get("root")
     if root and not Path(root).expanduser().is_absolute():  # Ray trials run elsewhere
         loaded = loaded.with_overrides({"data.root": str(Path(root).expanduser().resolve())})
-    paths = sweep_paths(workdir, spec.name)
+    paths = sweep_paths(workdir, spec.name, spec.execution.storage_path)
     check_writable(paths.root)
     from ambientsweep.tracking.uri import store_uri
 
@@ -228,22 +230,30 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
     """Run (or resume) the planned sweep; returns when every trial ended or on interruption."""
     out = out or sys.stdout
     address = address or plan.spec.execution.address
-    from ambientsweep.search import cluster as ray_cluster
-    from ambientsweep.search.resources import check_resources
-
     problems = environment_problems(plan, address)
     if problems:
         raise UserError("\n".join(problems))
-    resumed = _check_state(plan, resume)
-    if not _fresh_store(plan.uri):  # a new SQLite file has no parent: skip MLflow's import
-        from ambientsweep.tracking.mlflow_log import check_parent_version
+    from ambientsweep import lock
 
-        # A parent recorded by another version (a shared server, with no local folder to say
-        # so). It must refuse before Ray starts, so it cannot overlap Ray's start-up.
-        check_parent_version(plan.uri, plan.experiment, plan.spec.name, fix=(
-            f"Its results stay readable (ambientsweep pareto {plan.spec.name}); to run the "
-            "sweep with this version, give it another name (name: in the sweep file) or "
-            "another tracking.experiment."))
+    with lock.holding(plan.paths.sweep_dir):  # one driver per sweep folder, from the start
+        resumed = _check_state(plan, resume)
+        if not _fresh_store(plan.uri):  # a new SQLite file has no parent: skip MLflow's import
+            from ambientsweep.tracking.mlflow_log import check_parent_version
+
+            # A parent recorded by another version (a shared server, with no local folder to
+            # say so). It must refuse before Ray starts, so it cannot overlap Ray's start-up.
+            check_parent_version(plan.uri, plan.experiment, plan.spec.name, fix=(
+                f"Its results stay readable (ambientsweep pareto {plan.spec.name}); to run "
+                "the sweep with this version, give it another name (name: in the sweep file) "
+                "or another tracking.experiment."))
+        return _start_and_run(plan, address, resumed, out)
+
+
+def _start_and_run(plan: Plan, address: str | None, resumed: bool, out: TextIO) -> Outcome:
+    """Start Ray (the record opening meanwhile), check the cluster, run the sweep."""
+    from ambientsweep.search import cluster as ray_cluster
+    from ambientsweep.search.resources import check_resources
+
     t0 = time.monotonic()
     # A local Ray is sized to this machine, whose fit environment_problems checked: the record
     # opens (store migration, parent run, Ray Tune imports) while Ray starts. A remote cluster
@@ -255,12 +265,19 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
     except BaseException:
         early.join_quietly()
         raise
+    opened: SweepTracking | None = None
     try:
         opened = early.result()
         check_resources(plan.spec.resources, cluster.nodes, f"the cluster at {address}"
                         if address else "this machine")
+        ray_cluster.check_store_reachable(plan.uri, cluster)
         tracking = opened if local else _open_record(plan, resumed)
+        opened = None  # from here _run ends the record, whatever happens
         return _run(plan, resumed, out, t0, cluster, tracking)
+    except BaseException as e:
+        if opened is not None:  # the record opened, the cluster was refused
+            _stop_record(opened, e)
+        raise
     finally:
         ray_cluster.stop_ray()
 
@@ -322,22 +339,48 @@ def _warm_imports() -> None:
 def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
          tracking: SweepTracking) -> Outcome:
     """Fit, reconcile the record with Ray's results, export when every trial ended."""
-    from ambientsweep.tracking.mlflow_log import TrackingUnavailable
-
     _announce(plan, cluster, resumed, out)
     Background(lambda: _warm_export_imports(plan.formats))  # errors resurface at export time
+    try:
+        return _fit_and_reconcile(plan, tracking, resumed, out, t0)
+    except BaseException as e:
+        _stop_record(tracking, e)
+        raise
+
+
+def _stop_record(tracking: SweepTracking, e: BaseException) -> None:
+    """Every run ends in a terminal state with the reason (best effort: the store may be
+    what failed)."""
+    with contextlib.suppress(Exception):
+        why = f"driver stopped by {type(e).__name__}: {e}"[:4000]
+        tracking.stop_unended(why)
+        tracking.finish(TrialState.INTERRUPTED if isinstance(e, KeyboardInterrupt)
+                        else TrialState.FAILED, why)
+
+
+def _fit_and_reconcile(plan: Plan, tracking: SweepTracking, resumed: bool, out: TextIO,
+                       t0: float) -> Outcome:
+    from ambientsweep.tracking.mlflow_log import STORE_ERRORS
+
     grid, interrupted = _fit(plan, tracking, out, resumed)
     try:
         if grid is not None:  # Ray's results are the record of which trials ended how
-            from ambientsweep.search.callbacks import ended_counts, ended_states
+            from ambientsweep.search.callbacks import ended_counts, ended_states, run_ids
 
             tracking.mark_trials(ended_states(grid))
+            orphans = tracking.close_orphans(run_ids(grid))
+            if orphans:
+                print(f"  closed {orphans} orphan run(s) (state orphaned, status KILLED)",
+                      file=out, flush=True)
             # Completion is counted from Ray's results, not from the store's rows: a repeated
             # proposal reuses its configuration's run and has no row of its own.
             ended = ended_counts(grid)
         else:
+            tracking.stop_unended("interrupted: the driver was stopped (Ctrl-C or SIGTERM) "
+                                  "while the trial ran; the same command resumes it")
             ended = tracking.state_counts()
-    except TrackingUnavailable as e:
+        _replay(plan, out)
+    except STORE_ERRORS as e:
         print(f"\nsweep {plan.spec.name}: the tracking store {plan.uri} cannot be reached ({e})."
               f"\nRay's results are kept in {plan.paths.ray_storage}. Once the store is back, "
               f"run the same command again:\n  {_command(plan)}{_uri_flag(plan)}\nIt records "
@@ -346,7 +389,8 @@ def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
                        exports={})
     finished = ended_count(ended)
     if interrupted or finished < plan.num_trials:
-        tracking.finish(TrialState.INTERRUPTED)
+        tracking.finish(TrialState.INTERRUPTED, f"{finished}/{plan.num_trials} trials ended; "
+                        "the same command resumes the sweep")
         print(f"\nsweep {plan.spec.name} interrupted ({finished}/{plan.num_trials} trials "
               f"ended). Resume it with the same command:\n  {_command(plan)}", file=out,
               flush=True)
@@ -360,6 +404,21 @@ def _run(plan: Plan, resumed: bool, out: TextIO, t0: float, cluster: Cluster,
     return Outcome(state="complete", counts=ended, seconds=seconds, exports=exports)
 
 
+def _replay(plan: Plan, out: TextIO) -> None:
+    """Write what trials buffered while the store was unreachable; say what is left."""
+    from ambientsweep.tracking.mlflow_log import replay_unlogged
+
+    written, left = replay_unlogged(plan.uri, plan.paths.trials)
+    if written:
+        print(f"  replayed {written} record(s) trials had buffered while the tracking store "
+              "was unreachable", file=out, flush=True)
+    if left:
+        print(f"  NOT RECORDED: {len(left)} trial(s) still hold records the store did not take "
+              f"({', '.join(str(p) for p in left[:3])}{' ...' if len(left) > 3 else ''}). "
+              f"Once the store is back, replay them with the same command:\n    "
+              f"{_command(plan)}{_uri_flag(plan)}", file=out, flush=True)
+
+
 def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
     """Sweep folder, saved spec and the parent run; trials a dead driver left are interrupted."""
     from ambientsweep.tracking.mlflow_log import SweepTracking
@@ -367,15 +426,19 @@ def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
     spec, paths = plan.spec, plan.paths
     paths.sweep_dir.mkdir(parents=True, exist_ok=True)
     paths.cache.mkdir(parents=True, exist_ok=True)
+    paths.trials.mkdir(parents=True, exist_ok=True)
     if not resumed:
         paths.state_file.write_text(json.dumps({"name": spec.name, "spec_hash": plan.spec_hash(),
                                                 "sweep_file": str(plan.loaded.path),
-                                                VERSION_KEY: SCHEMA_VERSION}))
+                                                VERSION_KEY: SCHEMA_VERSION,
+                                                "sweep_id": uuid.uuid4().hex,
+                                                "storage_path": paths.storage}))
     (paths.sweep_dir / "spec.json").write_text(json.dumps(
         {"spec": spec.model_dump(mode="json"), "base": plan.loaded.base,
          VERSION_KEY: SCHEMA_VERSION}, indent=1, default=str))
     tracking = SweepTracking(plan.uri, plan.experiment, spec.name, paths.artifacts)
-    parent, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)})
+    parent, was_there = tracking.ensure_parent({"sweep_file": str(plan.loaded.path)},
+                                               sweep_id=paths.sweep_id)
     tracking.client.set_tag(parent, TAG_SCHEMA_VERSION, str(SCHEMA_VERSION))
     if not was_there:
         tracking.log_params({"base": str(plan.loaded.base_path), "search": spec.search.algorithm,
@@ -383,7 +446,9 @@ def _open_record(plan: Plan, resumed: bool) -> SweepTracking:
                              "objectives": ",".join(spec.metric_names)})
         tracking.log_artifact(plan.loaded.path, "spec")
         tracking.log_artifact(plan.loaded.base_path, "spec")
-    tracking.interrupt_running()  # trials that were running when a previous driver died
+    tracking.stop_unended("interrupted: the driver died while the trial ran; the same "
+                          "command resumes it")  # runs a dead (SIGKILLed) driver left open
+    _replay(plan, sys.stdout)
     _warm_imports()
     return tracking
 
@@ -417,7 +482,7 @@ def _fit(plan: Plan, tracking: SweepTracking, out: TextIO,
     space, searcher, num_samples = build_search(loaded, plan.points, plan.num_configs,
                                                 journal_path(paths.sweep_dir))
     setup = tuner.TuneSetup(
-        name="tune", storage_path=str(paths.ray_storage), param_space=space,
+        name="tune", storage_path=paths.ray_storage, param_space=space,
         search_alg=searcher, scheduler=tuner.build_scheduler(loaded, budgets_kimg(plan)),
         num_samples=num_samples, max_concurrent=spec.search.max_concurrent,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},

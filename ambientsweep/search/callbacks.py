@@ -22,7 +22,7 @@ from ambientsweep.search.keys import (
     TIME_ATTR,
 )
 from ambientsweep.search.searchers import split_params
-from ambientsweep.tracking.tags import TrialState
+from ambientsweep.tracking.tags import TAG_RUN_ID, TrialState
 
 # Sets a trial's final state in the record: (trial id, state, reason).
 Mark = Callable[[str, TrialState, "str | None"], None]
@@ -65,6 +65,16 @@ def ended_counts(grid: tune.ResultGrid) -> dict[str, int]:
             state = final_state(r.metrics, r.error is not None)[0].value
             counts[state] = counts.get(state, 0) + 1
     return counts
+
+
+def run_ids(grid: tune.ResultGrid) -> set[str]:
+    """The MLflow run ids the trials in Ray's results reported (the runs they own)."""
+    out = set()
+    for r in grid:
+        rid = (r.metrics or {}).get(TAG_RUN_ID)
+        if rid:
+            out.add(str(rid))
+    return out
 
 
 class TrialStates(tune.Callback):

@@ -29,6 +29,8 @@ class Cluster:
     address: str | None  # None: a local Ray this process started
     nodes: list[dict[str, float]]  # CPU and GPU of each alive node (for fit checks)
     total: dict[str, float]  # ray.cluster_resources(): CPU and GPU of the whole cluster
+    hosts: frozenset[str] = frozenset()  # IP addresses of the alive nodes
+    driver_host: str = ""  # this process's node IP
 
 
 def start_ray(address: str | None, log_file: Path) -> Cluster:
@@ -56,8 +58,37 @@ def start_ray(address: str | None, log_file: Path) -> Cluster:
 
 def connected_cluster(address: str | None) -> Cluster:
     """The running Ray's nodes and totals, as Ray reports them."""
-    nodes = [_cpu_gpu(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
-    return Cluster(address=address, nodes=nodes, total=_cpu_gpu(ray.cluster_resources()))
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    nodes = [_cpu_gpu(n["Resources"]) for n in alive]
+    return Cluster(address=address, nodes=nodes, total=_cpu_gpu(ray.cluster_resources()),
+                   hosts=frozenset(str(n.get("NodeManagerAddress", "")) for n in alive),
+                   driver_host=ray.util.get_node_ip_address())
+
+
+def check_store_reachable(uri: str, cluster: Cluster) -> None:
+    """A file-backed store (SQLite, file://) works only when every node is this host."""
+    if cluster.address is None or (not uri.startswith(("sqlite:", "file:")) and "://" in uri):
+        return  # a local Ray is this host only
+    here = _this_host_addresses() | {cluster.driver_host}
+    others = sorted(h for h in cluster.hosts if h not in here and not h.startswith("127."))
+    if others:
+        raise UserError(
+            f"the cluster has nodes on other hosts ({', '.join(others)}) but the tracking store "
+            f"{uri} is a file on this one, which they cannot write. Run a tracking server and "
+            "point the sweep at it (README, 'Running elsewhere': `mlflow server --host 0.0.0.0 "
+            "--backend-store-uri sqlite:///mlflow.db --artifacts-destination <shared folder>` "
+            "and `tracking: {uri: http://<this host>:5000}` or --tracking-uri).")
+
+
+def _this_host_addresses() -> set[str]:
+    """The IP addresses this host answers to (loopback aside), as far as it can tell."""
+    import socket
+
+    out = set()
+    for name in {socket.gethostname(), socket.getfqdn()}:
+        with contextlib.suppress(OSError):
+            out |= {str(a[4][0]) for a in socket.getaddrinfo(name, None)}
+    return out
 
 
 def _cpu_gpu(resources: dict[str, Any]) -> dict[str, float]:

@@ -5,10 +5,17 @@ to the trial's record at once. It talks to the record only through
 :mod:`ambientsweep.tracking.mlflow_log`'s functions (imported in the worker, where MLflow is
 needed). A trial whose config already finished its full budget before an interruption Ray's
 state did not record is answered from the record and not trained again.
+
+Checkpoints go through Tune's API: the Trainer hands each intermediate checkpoint to
+:meth:`RayReporter.checkpoint`, which reports it with the latest metrics (Tune copies it into
+the trial's storage and keeps the last one, ``CheckpointConfig(num_to_keep=1)``); a trial Ray
+restores, on whichever node, gets it back from ``tune.get_checkpoint()`` and continues from it.
+Every result carries the trial's MLflow run id, so the driver can tell orphan runs apart.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +41,16 @@ from ambientsweep.search.results import TrialResults
 from ambientsweep.search.searchers import split_params
 from ambientsweep.spec.load import LoadedSweep
 from ambientsweep.tracking.reporter import Reporter
-from ambientsweep.tracking.tags import ENDED, TAG_REASON, TAG_THREADS, SweepRef, TrialState
+from ambientsweep.tracking.tags import (
+    ENDED,
+    TAG_REASON,
+    TAG_RUN_ID,
+    TAG_THREADS,
+    SweepRef,
+    TrialState,
+)
+
+UNLOGGED_KEY = "unlogged"  # records a trial could not write to the store (its buffer file)
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class RayReporter:
     def __init__(self, total_kimg: float, follower: ThreadFollower | None = None) -> None:
         self.results = TrialResults(total_kimg)
         self.follower = follower  # resources.fill_idle: threads may rise at a report
+        self.run_id = ""  # the trial's MLflow run, in every result (orphans are told apart)
 
     @property
     def kimg(self) -> float:
@@ -64,7 +81,13 @@ class RayReporter:
     def report(self, metrics: dict[str, float], *, step: int) -> None:
         if self.follower is not None:
             self.follower.poll()
-        tune.report(self.results.result(metrics, step=step))
+        tune.report({**self.results.result(metrics, step=step), TAG_RUN_ID: self.run_id})
+
+    def checkpoint(self, folder: Path) -> None:
+        """Report the checkpoint in `folder` at the current kimg (Tune persists it)."""
+        result = self.results.result({}, step=round(self.kimg * 1000))
+        tune.report({**result, TAG_RUN_ID: self.run_id},
+                    checkpoint=tune.Checkpoint.from_directory(str(folder)))
 
     def artifact(self, path: Path, subdir: str | None = None) -> None:
         return None
@@ -122,18 +145,22 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
         label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
         run_params = {f"param.{k}": v for k, v in params.items()}
         run_params.update(_flatten(cfg.model_dump(mode="json")))
+        workdir = Path(ctx.trials_dir) / trial_id
         ml = mlflow_log.open_trial_run(
             ctx.record, trial_id, run_name=f"{label} r{replicate}" if label else f"r{replicate}",
-            params=run_params, config_hash=cfg.config_hash(), group_id=cfg.group_id())
+            params=run_params, config_hash=cfg.config_hash(), group_id=cfg.group_id(),
+            buffer_dir=workdir)
+        ray_rep.run_id = ml.run_id
         ml.ran_on(ray.get_runtime_context().get_node_id())
-        workdir = Path(ctx.trials_dir) / trial_id
         if ctx.fill_idle:
             ray_rep.follower = ThreadFollower(trial_id, cfg.train.num_threads or 1)
+        restored = _restored_checkpoint(workdir)
         try:
             # MLflow first: a scheduler's STOP ends the trial inside Ray's report, and the
             # result that decided it must be in the record too.
             with system_metrics(ctx.record.uri, ml.run_id, ctx.system_metrics):
-                run_trial(cfg, Tee([ml, ray_rep]), workdir, cache_dir=Path(ctx.cache_dir))
+                run_trial(cfg, Tee([ml, ray_rep]), workdir, cache_dir=Path(ctx.cache_dir),
+                          on_checkpoint=ray_rep.checkpoint, resume_from=restored)
             if (workdir / CHECKPOINT_NAME).is_file():
                 ml.checkpoint(workdir / CHECKPOINT_NAME)
         except DivergedError as e:
@@ -147,6 +174,13 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], None]:
                 ray_rep.follower.leave()
                 if ray_rep.follower.highest > (cfg.train.num_threads or 1):
                     ml.set_tags({TAG_THREADS: str(ray_rep.follower.highest)})
+            if restored is not None:
+                shutil.rmtree(restored.parent, ignore_errors=True)
+        ml.flush()
+        if ml.unlogged():  # the driver replays the buffer and says so at the sweep's end
+            # with every last value: Ray's last result stays the one that says how it ended
+            ray_rep.report({**ray_rep.results.latest, UNLOGGED_KEY: float(ml.unlogged())},
+                           step=int(ray_rep.kimg * 1000))
 
     return trainable
 
@@ -202,6 +236,20 @@ def _validation_text(e: Exception) -> str:
         return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
                          for x in e.errors(include_url=False))
     return str(e)
+
+
+def _restored_checkpoint(workdir: Path) -> Path | None:
+    """The checkpoint Tune restored this trial with, copied into its folder (None: fresh)."""
+    ckpt = tune.get_checkpoint()
+    if ckpt is None:
+        return None
+    target = workdir / "checkpoint-restored"
+    shutil.rmtree(target, ignore_errors=True)
+    ckpt.to_directory(str(target))
+    from ambientsweep.training.checkpoint import CHECKPOINT_NAME
+
+    path = target / CHECKPOINT_NAME
+    return path if path.exists() else None
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,6 +7,7 @@ space over dotted keys + objectives + how to search, where to run and where to r
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -169,17 +170,25 @@ class Tracking(_Frozen):
 
 class Execution(_Frozen):
     address: str | None = None  # Ray cluster address; None = local Ray sized to the machine
-    storage_path: str | None = None  # reserved: Ray Tune storage elsewhere (not implemented)
+    # Shared storage every node reaches: an absolute folder (Ray's state, trial folders, cache,
+    # trial artifacts) or a pyarrow-fs URI such as s3://bucket/path (Ray's state, checkpoints).
+    storage_path: str | None = None
     max_failures: int = Field(1, ge=0)  # retries of a trial that raised
     resume: Literal["auto", "never"] = "auto"  # auto: same command resumes an existing sweep
 
     @field_validator("storage_path")
     @classmethod
-    def _storage_path_not_yet(cls, v: str | None) -> str | None:
-        if v is not None:  # was accepted and never read; an error until it works
-            raise ValueError("not implemented yet; Ray Tune keeps its state in <work dir>/"
-                             "sweeps/<name>/ray; remove the key (or point --workdir at shared "
-                             "storage)")
+    def _storage_path_form(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if "://" in v:
+            scheme = v.split("://", 1)[0]
+            if not scheme.isidentifier() or not v.split("://", 1)[1].strip("/"):
+                raise ValueError(f"{v!r} is not a storage URI (scheme://bucket/path)")
+            return v
+        if not Path(v).expanduser().is_absolute():
+            raise ValueError(f"{v!r} is relative; every node must reach it: give an absolute "
+                             "path of a shared folder, or a URI such as s3://bucket/path")
         return v
 
 

@@ -9,6 +9,7 @@ and a resumed sweep never creates a second run for the same trial.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -32,6 +33,7 @@ from mlflow.tracking import MlflowClient
 from ambientsweep.errors import UserError
 from ambientsweep.metrics import names
 from ambientsweep.tracking.tags import (
+    ENDED,
     EXPERIMENT_KIND_TAG,
     MODEL_TRAINING_KIND,
     PARENT_TAG,
@@ -50,6 +52,7 @@ from ambientsweep.tracking.tags import (
     TAG_ROLE,
     TAG_STATE,
     TAG_SWEEP,
+    TAG_SWEEP_ID,
     TAG_TRIAL_ID,
     SweepRef,
     TrialState,
@@ -63,6 +66,10 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatt
 
 class TrackingUnavailable(Exception):
     """The tracking store could not be read or written (server down, database locked)."""
+
+
+# What a driver catches around its writes to the store (one place knows mlflow's errors).
+STORE_ERRORS: tuple[type[BaseException], ...] = (TrackingUnavailable, MlflowException, OSError)
 
 
 @contextlib.contextmanager
@@ -108,11 +115,24 @@ class SweepTracking:
         )
         return runs[0] if runs else None
 
-    def ensure_parent(self, tags: dict[str, str]) -> tuple[str, bool]:
-        """Find this sweep's parent run or create it; returns (run id, resumed)."""
-        found = self._find_parent()
-        if found is not None:
-            self.parent_run_id = found.info.run_id
+    def find_parent(self, sweep_id: str | None = None) -> str | None:
+        """This sweep's parent run id, read only (by sweep id tag when given; else by the
+        sweep tag, newest first); None when there is none."""
+        tag = (f"tags.`{TAG_SWEEP_ID}` = '{sweep_id}'" if sweep_id
+               else f"tags.`{TAG_SWEEP}` = '{self.sweep}'")
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and {tag}",
+            max_results=1, order_by=["attributes.start_time DESC"])
+        if not runs:
+            return None
+        self.parent_run_id = runs[0].info.run_id
+        return self.parent_run_id
+
+    def ensure_parent(self, tags: dict[str, str],
+                      sweep_id: str | None = None) -> tuple[str, bool]:
+        """Find this sweep's parent run (by its sweep id tag) and reopen it, or create it;
+        returns (run id, resumed). Only the driver of a run calls it (under the sweep lock)."""
+        if self.find_parent(sweep_id):
             self.client.update_run(self.parent_run_id, status="RUNNING")
             self.client.set_tag(self.parent_run_id, TAG_STATE, TrialState.RUNNING.value)
             return self.parent_run_id, True
@@ -122,6 +142,7 @@ class SweepTracking:
             self.experiment_id, run_name=self.sweep,
             tags={TAG_ROLE: ROLE_PARENT, TAG_SWEEP: self.sweep,
                   TAG_STATE: TrialState.RUNNING.value, **namespaced(tags),
+                  **({TAG_SWEEP_ID: sweep_id} if sweep_id else {}),
                   **provenance_tags()},
         )
         self.parent_run_id = run.info.run_id
@@ -141,13 +162,59 @@ class SweepTracking:
         self.client.log_batch(self.parent_run_id,
                               metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
 
-    def finish(self, state: TrialState) -> None:
-        """End the parent run: complete, interrupted or failed."""
+    def finish(self, state: TrialState, reason: str | None = None) -> None:
+        """End the parent run: complete, interrupted or failed (with the reason why)."""
         state = TrialState(state)
         status = {TrialState.COMPLETE: "FINISHED", TrialState.INTERRUPTED: "KILLED",
                   TrialState.FAILED: "FAILED"}[state]
-        self.client.set_tag(self.parent_run_id, TAG_STATE, state.value)
+        tags = [RunTag(TAG_STATE, state.value)]
+        if reason:
+            tags.append(RunTag(TAG_REASON, reason[:4000]))
+        self.client.log_batch(self.parent_run_id, tags=tags)
         self.client.set_terminated(self.parent_run_id, status=status)
+
+    def stop_unended(self, reason: str) -> int:
+        """Every child run not in a final state: interrupted, status KILLED, with `reason`
+        (a resumed trial reopens its run). Returns how many."""
+        # Final states, and orphans: those stay closed (a second driver start must not turn
+        # an orphan back into an interrupted result).
+        ended = {s.value for s in (*ENDED, TrialState.ORPHANED)}
+        n = 0
+        with _store_errors():
+            runs = self.child_runs()
+        status_of = {TrialState.COMPLETE.value: "FINISHED", TrialState.PRUNED.value: "FINISHED",
+                     TrialState.FAILED.value: "FAILED", TrialState.ORPHANED.value: "KILLED"}
+        for r in runs:
+            state = r.data.tags.get(TAG_STATE)
+            if state in ended:  # its result stands; only a status left open is closed
+                if r.info.status == "RUNNING":
+                    self.client.set_terminated(r.info.run_id, status=status_of[state])
+                continue
+            self.client.log_batch(r.info.run_id, tags=[
+                RunTag(TAG_STATE, TrialState.INTERRUPTED.value), RunTag(TAG_REASON, reason)])
+            self.client.set_terminated(r.info.run_id, status="KILLED")
+            n += 1
+        return n
+
+    def close_orphans(self, known_run_ids: set[str]) -> int:
+        """Child runs that no trial in Ray's results owns (their trial was started after
+        Ray's last state save and rerun under another id): KILLED, tagged why; how many."""
+        n = 0
+        with _store_errors():
+            runs = self.child_runs()
+        for r in runs:
+            state = r.data.tags.get(TAG_STATE)
+            if r.info.run_id in known_run_ids or state not in (
+                    TrialState.RUNNING.value, TrialState.INTERRUPTED.value, None):
+                continue  # owned, or ended (a finished run Ray answers from keeps its own)
+            self.client.log_batch(r.info.run_id, tags=[
+                RunTag(TAG_STATE, TrialState.ORPHANED.value), RunTag(TAG_BUDGET, "false"),
+                RunTag(TAG_REASON, "orphan: its trial is not in Ray's experiment state (the "
+                                   "driver died before Ray saved it); it ran again as "
+                                   "another trial")])
+            self.client.set_terminated(r.info.run_id, status="KILLED")
+            n += 1
+        return n
 
     def child_runs(self) -> list[Any]:
         return search_children(self.client, self.experiment_id, self.parent_run_id)
@@ -214,21 +281,42 @@ def search_children(client: MlflowClient, experiment_id: str, parent_run_id: str
             return out
 
 
+UNLOGGED_NAME = "unlogged.jsonl"  # in a trial folder: what the store did not take
+# After a failed write, buffer without trying for this long (tests shorten it).
+_RETRY_AFTER_S = float(os.environ.get("AMBIENTSWEEP_LOG_RETRY_S", "30"))
+
+
 class MlflowTrialReporter:
-    """A trial's child run (worker side). Reuses the run of the same trial id on a retry."""
+    """A trial's child run (worker side). Reuses the run of the same trial id on a retry.
+
+    A resumed run never gets a (metric, step) twice: the pairs its history already holds are
+    dropped (a trial resumed from a checkpoint reports the steps after it again). When the
+    store cannot be written, metrics, tags and artifacts go to
+    ``<trial folder>/unlogged.jsonl`` instead (training goes on) and are flushed once the store
+    answers again; what is left at the end is replayed by the driver (:func:`replay_unlogged`).
+    """
 
     def __init__(self, uri: str, experiment_id: str, parent_run_id: str, sweep: str,
                  trial_id: str, run_name: str, params: dict[str, Any],
-                 tags: dict[str, str]) -> None:
+                 tags: dict[str, str], buffer_dir: Path | None = None) -> None:
         self.client = MlflowClient(tracking_uri=uri)
         self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        self.buffer = Path(buffer_dir) / UNLOGGED_NAME if buffer_dir is not None else None
+        self._down_until = 0.0
+        self.logged: set[tuple[str, int]] = set()  # (key, step) a resumed run already holds
         existing = [r for r in search_children(self.client, experiment_id, parent_run_id)
                     if r.data.tags.get(TAG_TRIAL_ID) == trial_id]
         if existing:
             self.run_id = existing[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
             self.client.set_tag(self.run_id, TAG_STATE, TrialState.RUNNING.value)
+            if TAG_REASON in existing[0].data.tags:  # why it stopped before: no longer true
+                self.client.delete_tag(self.run_id, TAG_REASON)
             known = existing[0].data.params
+            self.flush()  # what a previous attempt buffered comes first
+            for key in self.client.get_run(self.run_id).data.metrics:
+                self.logged |= {(key, int(m.step))
+                                for m in self.client.get_metric_history(self.run_id, key)}
         else:
             from ambientsweep.tracking.provenance import provenance_tags
 
@@ -243,18 +331,18 @@ class MlflowTrialReporter:
             self.client.log_batch(self.run_id, params=new[i:i + 100])
 
     def report(self, metrics: dict[str, float], *, step: int) -> None:
-        ts = int(time.time() * 1000)
-        batch = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items()]
-        for i in range(0, len(batch), 200):
-            self.client.log_batch(self.run_id, metrics=batch[i:i + 200])
+        fresh = {k: float(v) for k, v in metrics.items() if (k, int(step)) not in self.logged}
+        if fresh:
+            self._write({"kind": "metrics", "metrics": fresh, "step": int(step),
+                         "ts": int(time.time() * 1000)})
 
     def artifact(self, path: Path, subdir: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), subdir)
+        self._write({"kind": "artifact", "path": str(path), "subdir": subdir})
 
     def set_tags(self, tags: dict[str, str]) -> None:
         """Tags of the trial; bare project names (``method``...) go under ``ambientsweep.``."""
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v))
-                                                 for k, v in namespaced(tags).items()])
+        self._write({"kind": "tags",
+                     "tags": {k: str(v) for k, v in namespaced(tags).items()}})
 
     def training_data(self, data: Any) -> None:
         """The trial's training set as the run's dataset input (a TrainingData)."""
@@ -265,6 +353,39 @@ class MlflowTrialReporter:
     def checkpoint(self, path: Path) -> None:
         """Where the trial's final checkpoint is (its absolute path, as a tag)."""
         self.set_tags({TAG_CHECKPOINT: str(Path(path).resolve())})
+
+    # Writes go through one place: the store when it answers, else the trial's buffer file.
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        if self.buffer is None:
+            _apply(self.client, self.run_id, entry)
+            return
+        if time.monotonic() >= self._down_until and self.flush():
+            try:
+                _apply(self.client, self.run_id, entry)
+                return
+            except _WRITE_ERRORS:
+                self._down_until = time.monotonic() + _RETRY_AFTER_S
+        self.buffer.parent.mkdir(parents=True, exist_ok=True)
+        with self.buffer.open("a") as f:
+            f.write(json.dumps({"run_id": self.run_id, **entry}) + "\n")
+
+    def flush(self) -> bool:
+        """Write what the buffer holds; True when it is empty afterwards."""
+        if self.buffer is None or not self.buffer.exists():
+            return True
+        try:
+            replay_file(self.client, self.buffer)
+        except _WRITE_ERRORS:
+            self._down_until = time.monotonic() + _RETRY_AFTER_S
+            return False
+        return True
+
+    def unlogged(self) -> int:
+        """How many records wait in the buffer (0 when everything reached the store)."""
+        if self.buffer is None or not self.buffer.exists():
+            return 0
+        return sum(1 for line in self.buffer.read_text().splitlines() if line.strip())
 
     def ran_on(self, node_id: str) -> None:
         """Record the cluster node the trial runs on."""
@@ -283,11 +404,66 @@ class MlflowTrialReporter:
 
 
 def open_trial_run(ref: SweepRef, trial_id: str, *, run_name: str, params: dict[str, Any],
-                   config_hash: str, group_id: str) -> MlflowTrialReporter:
+                   config_hash: str, group_id: str,
+                   buffer_dir: Path | None = None) -> MlflowTrialReporter:
     """The child run of trial `trial_id` under the sweep's parent (created or reused)."""
     return MlflowTrialReporter(ref.uri, ref.experiment_id, ref.parent_run_id, ref.sweep,
                                trial_id, run_name=run_name, params=params,
-                               tags={TAG_CONFIG_HASH: config_hash, TAG_GROUP: group_id})
+                               tags={TAG_CONFIG_HASH: config_hash, TAG_GROUP: group_id},
+                               buffer_dir=buffer_dir)
+
+
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (MlflowException, OSError)
+with contextlib.suppress(ImportError):
+    import requests
+
+    _WRITE_ERRORS = (*_WRITE_ERRORS, requests.RequestException)
+
+
+def _apply(client: MlflowClient, run_id: str, entry: dict[str, Any]) -> None:
+    kind = entry["kind"]
+    if kind == "metrics":
+        batch = [Metric(k, float(v), int(entry["ts"]), int(entry["step"]))
+                 for k, v in entry["metrics"].items()]
+        for i in range(0, len(batch), 200):
+            client.log_batch(run_id, metrics=batch[i:i + 200])
+    elif kind == "tags":
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in entry["tags"].items()])
+    elif kind == "artifact" and Path(entry["path"]).exists():
+        client.log_artifact(run_id, entry["path"], entry.get("subdir"))
+
+
+def replay_file(client: MlflowClient, buffer: Path) -> int:
+    """Write a trial's buffered records to the store in order; the file is removed when all
+    went (a partial replay rewrites it with the rest). Returns how many were written."""
+    lines = [line for line in buffer.read_text().splitlines() if line.strip()]
+    done = 0
+    try:
+        for line in lines:
+            entry = json.loads(line)
+            _apply(client, entry["run_id"], entry)
+            done += 1
+    finally:
+        rest = lines[done:]
+        if rest:
+            tmp = buffer.with_name(buffer.name + ".tmp")
+            tmp.write_text("\n".join(rest) + "\n")
+            os.replace(tmp, buffer)
+        else:
+            buffer.unlink(missing_ok=True)
+    return done
+
+
+def replay_unlogged(uri: str, trials_dir: Path) -> tuple[int, list[Path]]:
+    """Driver side: replay every trial folder's buffer; (records written, files left)."""
+    client = MlflowClient(tracking_uri=uri)
+    written, left = 0, []
+    for buf in sorted(Path(trials_dir).glob(f"*/{UNLOGGED_NAME}")):
+        try:
+            written += replay_file(client, buf)
+        except _WRITE_ERRORS:
+            left.append(buf)
+    return written, left
 
 
 def check_parent_version(uri: str, experiment: str, sweep: str, fix: str) -> None:
@@ -343,8 +519,11 @@ def tag_reuse(ref: SweepRef, run_id: str, trial_id: str) -> None:
         client.set_tag(run_id, TAG_REUSED_BY, ",".join([*ids, trial_id]))
 
 
-def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.DataFrame:
-    """One row per trial of a sweep (the contract in docs/contracts.md).
+def load_results(uri: str, experiment: str, sweep: str | None = None,
+                 parent_run_id: str | None = None) -> pd.DataFrame:
+    """One row per trial of a sweep (the contract in docs/contracts.md); with
+    `parent_run_id`, of that parent run only (another work dir's sweep of the same name on a
+    shared server stays out).
 
     The ``image.*`` columns are files on this machine: read in place from a local artifact
     store, downloaded through the artifact API from a tracking server.
@@ -362,7 +541,9 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
     while True:
         page = client.search_runs([exp.experiment_id],
                                   filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}' and "
-                                                f"tags.`{TAG_SWEEP}` = '{sweep}'",
+                                                f"tags.`{TAG_SWEEP}` = '{sweep}'" + (
+                                      f" and tags.`{PARENT_TAG}` = '{parent_run_id}'"
+                                      if parent_run_id else ""),
                                   max_results=1000, page_token=token)
         runs.extend(page)
         token = page.token
@@ -370,6 +551,8 @@ def load_results(uri: str, experiment: str, sweep: str | None = None) -> pd.Data
             break
     for r in runs:
         t = r.data.tags
+        if t.get(TAG_STATE) == TrialState.ORPHANED.value:
+            continue  # its trial ran again under another id: that run is the result
         row: dict[str, Any] = {
             "sweep": sweep, "trial_id": t.get(TAG_TRIAL_ID, ""), "run_id": r.info.run_id,
             "run_name": r.info.run_name or "",
@@ -419,6 +602,7 @@ def _parse(v: str) -> Any:
     return {"True": True, "False": False, "None": None}.get(v, v)
 
 
-__all__ = ["MlflowTrialReporter", "SweepTracking", "TrackingUnavailable", "check_reachable",
-           "default_uri", "find_finished", "load_history", "load_results",
-           "mlflow", "open_trial_run"]
+__all__ = ["STORE_ERRORS", "UNLOGGED_NAME", "MlflowTrialReporter", "SweepTracking",
+           "TrackingUnavailable",
+           "check_reachable", "default_uri", "find_finished", "load_history", "load_results",
+           "mlflow", "open_trial_run", "replay_unlogged"]

@@ -21,6 +21,7 @@ class TrialState(str, Enum):
     PRUNED = "pruned"  # stopped early by the scheduler
     FAILED = "failed"  # raised, or its loss diverged
     INTERRUPTED = "interrupted"  # the driver stopped (or died) while it ran
+    ORPHANED = "orphaned"  # a run no trial owns any more (rerun as another trial); not a result
 
     def __str__(self) -> str:
         return self.value
@@ -40,6 +41,9 @@ TAG_STATE = "ambientsweep.state"  # a TrialState (parent runs: running | complet
 TAG_BUDGET = "ambientsweep.budget_complete"  # true | false
 TAG_REASON = "ambientsweep.reason"
 TAG_FRONT = "ambientsweep.on_front"
+TAG_RESUMED_KIMG = "ambientsweep.resumed_from_kimg"  # set when a trial resumed a checkpoint
+TAG_RUN_ID = "mlflow_run_id"  # key of a trial's child run id in its Ray results
+TAG_SWEEP_ID = "ambientsweep.sweep_id"  # parent run: the sweep folder's unique id
 TAG_NODE = "ambientsweep.ray_node_id"  # the cluster node a trial ran on
 TAG_CONFIG_HASH = "ambientsweep.config_hash"
 TAG_GROUP = "ambientsweep.group_id"

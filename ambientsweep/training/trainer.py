@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -91,6 +93,12 @@ class Trainer:
         hooks: evaluation (every ``eval.every_kimg``, after each SFBD round, final) and the
             SFBD denoised-set callback.
         workdir: holds ``checkpoint.pt``; a checkpoint of the same config hash is resumed.
+        on_checkpoint: when given, intermediate checkpoints are handed to it as a folder that
+            holds ``checkpoint.pt`` (the trial reports it through Ray Tune, which keeps the one
+            copy) and the folder is deleted afterwards; only the final checkpoint stays in
+            ``workdir``. Without it every checkpoint is ``workdir/checkpoint.pt``.
+        resume_from: a checkpoint file to resume from instead of ``workdir/checkpoint.pt``
+            (what Ray Tune restored).
     """
 
     def __init__(
@@ -103,12 +111,18 @@ class Trainer:
         reporter: Reporter,
         hooks: Hooks,
         workdir: Path,
+        on_checkpoint: Callable[[Path], None] | None = None,
+        resume_from: Path | None = None,
     ) -> None:
         t = config.train
         self.config, self.method, self.reporter, self.hooks = config, method, reporter, hooks
         self.device = torch.device(device)
         self.workdir = Path(workdir)
         self.checkpoint_path = self.workdir / CHECKPOINT_NAME
+        self.on_checkpoint = on_checkpoint
+        self._every_s = (t.checkpoint_every_minutes * 60 if t.checkpoint_every_minutes
+                         else math.inf)
+        self._last_save = time.monotonic()
         self._hash = config.config_hash()
         if self.device.type == "cuda" and t.gpu_memory_fraction is not None:
             torch.cuda.set_per_process_memory_fraction(t.gpu_memory_fraction, self.device)
@@ -154,23 +168,26 @@ class Trainer:
         self._next_ckpt = self._after(t.checkpoint_every_kimg)
         self._last_eval_nimg = -1
         self.resumed = False
-        if self.checkpoint_path.exists():
-            self._resume_from(load_checkpoint(self.checkpoint_path, map_location=self.device))
+        self.resumed_from_nimg = 0  # images seen when the checkpoint resumed from was written
+        source = Path(resume_from) if resume_from is not None else self.checkpoint_path
+        if source.exists():
+            self._resume_from(load_checkpoint(source, map_location=self.device), source)
 
-    def _resume_from(self, state: dict[str, Any]) -> None:
+    def _resume_from(self, state: dict[str, Any], source: Path) -> None:
         """Continue from `state` when it is of a resumable schema version and this config."""
         try:
-            check_version(state.get(VERSION_KEY), "resume", str(self.checkpoint_path))
+            check_version(state.get(VERSION_KEY), "resume", str(source))
         except IncompatibleVersion as e:
             warnings.warn(f"{e} Starting afresh.", stacklevel=3)
             return
         if state.get("config_hash") == self._hash:
-            check_variant(state, self.config, self.checkpoint_path)
+            check_variant(state, self.config, source)
             self._load_state(state)
             self.resumed = True
+            self.resumed_from_nimg = self.nimg
         else:
             warnings.warn(
-                f"{self.checkpoint_path} belongs to another config; starting afresh",
+                f"{source} belongs to another config; starting afresh",
                 stacklevel=3,
             )
 
@@ -190,7 +207,7 @@ class Trainer:
                 self.phase_index += 1
                 self.phase_nimg = 0
                 if phase.kind == "action" and self.config.train.checkpoint_every_kimg:
-                    self.save()
+                    self._intermediate_save()
             self._flush_loss()
             self.save()
         return self._evaluate(self.phases[-1], final=True)
@@ -221,17 +238,23 @@ class Trainer:
                 self._check_finite(self._loss_sum, phase)
                 self._flush_loss()
                 self._next_log = self._after(t.log_every_kimg)
-            if self.nimg >= self._next_ckpt:
+            saved = self.nimg >= self._next_ckpt
+            if saved or time.monotonic() - self._last_save >= self._every_s:
                 self._next_ckpt = self._after(t.checkpoint_every_kimg)
-                self.save()
+                self._intermediate_save()
+                saved = True
             if self.nimg >= self._next_eval:
                 self._next_eval = self._after(self.config.eval.every_kimg)
                 if not (is_last and self.phase_nimg >= phase_images):  # the final eval follows
                     self._evaluate(phase, final=False)
+                    if t.checkpoint_at_eval and not saved:  # resume after, not before, it
+                        self._intermediate_save()
         self._check_finite(self._loss_sum, phase)
         if phase.round is not None and not is_last and self._last_eval_nimg != self.nimg:
             self._flush_loss()
             self._evaluate(phase, final=False)
+            if t.checkpoint_at_eval:
+                self._intermediate_save()
 
     def _restart_from_ema(self) -> None:
         """Raw weights := EMA weights, a fresh Adam (EDM's --transfer; SFBD's official rounds).
@@ -411,7 +434,21 @@ class Trainer:
             self.replace_train_set(name, TrainSet.from_state_dict(ts))
 
     def save(self) -> Path:
-        """Write the checkpoint atomically; returns its path."""
+        """Write the checkpoint atomically to ``workdir/checkpoint.pt``; returns its path."""
         state = self.state_dict()
         save_checkpoint(self.checkpoint_path, state)
+        self._last_save = time.monotonic()
         return self.checkpoint_path
+
+    def _intermediate_save(self) -> None:
+        """A checkpoint to resume from: handed to `on_checkpoint` (then deleted) or kept."""
+        if self.on_checkpoint is None:
+            self.save()
+            return
+        folder = self.workdir / "checkpoint-pending"
+        save_checkpoint(folder / CHECKPOINT_NAME, self.state_dict())
+        try:
+            self.on_checkpoint(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._last_save = time.monotonic()

@@ -239,3 +239,46 @@ def test_tracking_server_lost_mid_sweep(tmp_path: Path, server: _Server, ray_tmp
               if _tags(r).get("ambientsweep.role") == "trial"]
     complete = [r for r in trials if _tags(r)["ambientsweep.state"] == "complete"]
     assert len({_tags(r)["ambientsweep.config_hash"] for r in complete}) == 4
+
+
+def test_tracking_server_down_and_back_mid_trial(tmp_path: Path, server: _Server,
+                                                 ray_tmp: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server stops and restarts while a trial trains: the trial buffers, goes on and
+    flushes; the run ends complete with every loss step once."""
+    monkeypatch.setenv("AMBIENTSWEEP_LOG_RETRY_S", "2")
+    path = write_sweep(tmp_path, """\
+        name: out
+        base: tiny.yaml
+        overrides: {train.kimg: 19.2, eval.every_kimg: 1.92}
+        space:
+          train.lr: {grid: [1.0e-3]}
+        objectives:
+          - {metric: fd_digits_cnn}
+          - {metric: mem_ratio_pixels}
+        execution: {max_failures: 0}
+    """, name="out")
+    workdir = tmp_path / "runs"
+    proc = start_cli("run", path, "--workdir", workdir, "--tracking-uri", server.url)
+    try:
+        trials = workdir / "sweeps" / "out" / "trials"
+        deadline = time.monotonic() + 300
+        while not list(trials.glob("*/checkpoint.pt")) and not list(
+                (workdir / "sweeps" / "out" / "ray").glob("tune/*/checkpoint_*")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        server.stop()  # mid-trial
+        time.sleep(4)
+        buffered = list(trials.glob("*/unlogged.jsonl"))
+        server.start()
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        kill_group(proc, ray_tmp)
+    assert proc.returncode == 0, out
+    assert buffered, out  # the trial wrote to its buffer while the server was away
+    assert not list(trials.glob("*/unlogged.jsonl"))  # and flushed it
+    runs = [r for r in _search(server.url, "out") if _tags(r).get("ambientsweep.role") == "trial"]
+    assert len(runs) == 1 and _tags(runs[0])["ambientsweep.state"] == "complete"
+    client = MlflowClient(tracking_uri=server.url)
+    steps = [m.step for m in client.get_metric_history(runs[0]["info"]["run_id"], "loss")]
+    assert sorted(steps) == [320 * i for i in range(1, 61)]  # every step once, none lost

@@ -64,10 +64,13 @@ def test_signals_stop_cleanly_and_the_sweep_resumes(tmp_path: Path, ray_tmp: str
         assert "interrupted" in text and "Resume it with the same command" in text, text
         assert "Traceback" not in text
         assert (sig == signal.SIGINT) != ("(resumed)" in text), text  # the 2nd run resumed
-        parents, _, _ = sweep_runs(workdir, "sig")
+        parents, children, _ = sweep_runs(workdir, "sig")
         assert len(parents) == 1
         assert parents[0].data.tags["ambientsweep.state"] == "interrupted"
         assert parents[0].info.status == "KILLED"
+        stopped = [c for c in children if c.info.status != "FINISHED"]
+        assert stopped and all(c.info.status == "KILLED" and c.data.tags["ambientsweep.reason"]
+                               for c in stopped)  # every run terminal, with the reason
 
     run_sweep(path, workdir)
     parents, children, _ = sweep_runs(workdir, "sig")

@@ -77,8 +77,10 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("no-such-file", "", QUICK_BASE, ["no such sweep file"]),
     ("base-unknown-key", sweep_text(), QUICK_BASE + "trian: {kimg: 1}\n", ["base.yaml", "trian",
                                                                      "did you mean 'train'"]),
-    ("storage-path-not-implemented", sweep_text(execution="{storage_path: s3://bucket/ray}"),
-     QUICK_BASE, ["sweep.yaml", "execution.storage_path", "not implemented yet"]),
+    ("storage-path-relative", sweep_text(execution="{storage_path: shared/ray}"),
+     QUICK_BASE, ["sweep.yaml", "execution.storage_path", "is relative"]),
+    ("storage-path-bad-uri", sweep_text(execution="{storage_path: 's3://'}"),
+     QUICK_BASE, ["sweep.yaml", "execution.storage_path", "not a storage URI"]),
     ("moasha-metric-not-objective", sweep_text(
         overrides="{eval.every_kimg: 0.16}",
         early_stopping="{scheduler: moasha, metrics: [fd_digits_cnn, psnr_denoised], "

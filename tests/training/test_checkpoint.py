@@ -204,3 +204,30 @@ def test_model_from_a_newer_version_is_refused(splits, make_config, tmp_path: Pa
     _rewrite_version(tmp_path / CHECKPOINT_NAME, 99)
     with pytest.raises(IncompatibleVersion, match=r"newer ambientsweep.*Upgrade"):
         load_ema_denoiser(tmp_path / CHECKPOINT_NAME)
+
+
+def test_intermediate_checkpoints_go_to_the_callback_and_resume(splits, make_config,
+                                                                tmp_path: Path) -> None:
+    # Every evaluation hands a checkpoint over (Ray Tune keeps it); only the final stays.
+    cfg = make_config(every_kimg=0.016)
+    got: list[tuple[int, Path]] = []
+
+    def keep(folder: Path) -> None:
+        assert folder.is_dir() and (folder / CHECKPOINT_NAME).is_file()
+        dest = tmp_path / "tune" / f"c{len(got)}"
+        dest.mkdir(parents=True)
+        (dest / CHECKPOINT_NAME).write_bytes((folder / CHECKPOINT_NAME).read_bytes())
+        got.append((torch.load(folder / CHECKPOINT_NAME, weights_only=True)["nimg"], dest))
+
+    whole = Trainer(cfg, Edm(cfg.method, cfg), splits, device=CPU, reporter=ListReporter(),
+                    hooks=NoHooks(), workdir=tmp_path / "w", on_checkpoint=keep)
+    whole.run()
+    assert [n for n, _ in got] == [16, 32]  # after each intermediate evaluation
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [CHECKPOINT_NAME]
+    resumed = Trainer(cfg, Edm(cfg.method, cfg), splits, device=CPU, reporter=ListReporter(),
+                      hooks=NoHooks(), workdir=tmp_path / "other-node",
+                      resume_from=got[0][1] / CHECKPOINT_NAME)
+    assert resumed.resumed and resumed.resumed_from_nimg == 16
+    resumed.run()
+    for key, value in whole.ema.model.state_dict().items():
+        torch.testing.assert_close(resumed.ema.model.state_dict()[key], value, rtol=0, atol=0)
