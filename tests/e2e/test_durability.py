@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import kill_matching
+from tests.conftest import NON_DEFAULT_DATA, kill_matching
 from tests.e2e.helpers import CLI, sweep_runs, write_sweep
 
 pytestmark = pytest.mark.e2e
@@ -32,23 +32,31 @@ LONG = """\
 """
 
 
+def _files(folder: Path) -> dict[Path, int]:
+    """Every file under `folder` with its modification time (ns)."""
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
 def _checkpoints(storage: Path) -> list[Path]:
     return sorted(storage.glob("tune/*/checkpoint_*/checkpoint.pt"))
 
 
 def test_sigkilled_sweep_on_shared_storage_resumes_trial_from_its_checkpoint(
-        tmp_path: Path, ray_tmp: str, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+        tmp_path: Path, ray_tmp: str, trained_cnn_cache: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """One sweep shows both: a SIGKILLed driver's trial resumes from Tune's checkpoint, and
     with `execution.storage_path` everything the trials write is under it."""
     monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "1")  # Ray saves its state every second
     shared = tmp_path / "shared"
     monkeypatch.delenv("AMBIENTSWEEP_CACHE", raising=False)  # the cache too goes to storage
-    # The extractors the session trained already, put where a cluster keeps them (the trials
-    # read them from there; none is trained again when an earlier test trained it).
-    shutil.copytree(shared_cache, shared / "cache")
+    # Data settings whose extractor is not shipped: the one the session trained is put where a
+    # cluster keeps it. A trial that looked for it anywhere else would train one there.
+    shutil.copytree(trained_cnn_cache, shared / "cache")
+    cache_before = _files(shared / "cache")
+    data = ", ".join(f"data.{k}: {v}" for k, v in NON_DEFAULT_DATA.items())
     path = write_sweep(tmp_path, LONG.format(
-        name="kill", extra=f"execution: {{storage_path: {shared}}}"))
+        name="kill", extra=f"execution: {{storage_path: {shared}}}").replace(
+        "overrides: {", f"overrides: {{{data}, ", 1))
     workdir = tmp_path / "runs"
     cmd = CLI + ["run", str(path), "--workdir", str(workdir)]
     storage = shared / "kill" / "ray"
@@ -96,7 +104,8 @@ def test_sigkilled_sweep_on_shared_storage_resumes_trial_from_its_checkpoint(
     # The trials wrote under the storage path: folders, Tune's state, artifacts, cache.
     assert list(storage.glob("tune/experiment_state-*.json"))
     assert list((shared / "mlartifacts").rglob("samples_*.png"))
-    assert any((shared / "cache").rglob("*")) and not (workdir / "cache").exists()
+    assert not (workdir / "cache").exists()  # the extractor was read from the storage path
+    assert _files(shared / "cache") == cache_before  # found there, not trained again
 
 
 def test_second_driver_is_refused(tmp_path: Path) -> None:
