@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ambientsweep.testing.processes import kill_matching
+
 BASE = textwrap.dedent("""\
     data: {name: digits, train_size: 50, reference_size: 200}
     model: {backbone: mlp, mlp_hidden: 64, mlp_layers: 3}
@@ -59,25 +61,9 @@ SWEEP = textwrap.dedent("""\
 """)
 
 
-def _pids_with(fragment: str) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit() and int(d.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if fragment in cmd:
-                    out.append(int(d.name))
-    return out
-
-
 def _kill_ray(tmp: str) -> None:
     """SIGKILL what the round's Ray left (found by its private temp dir)."""
-    for pid in _pids_with(tmp):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 15
-    while _pids_with(tmp) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    kill_matching(tmp, wait_s=15)
 
 
 def _until_training(proc: subprocess.Popen, tune_dir: Path, since: float,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ambientsweep.testing.processes import kill_matching
 
 # A real (tiny) training run: MLP backbone, 20 steps, 64 samples, 6-point sampler grid. The
 # default reference and classifier splits, so the fidelity CNN is the shipped one (no training).
@@ -24,31 +24,6 @@ TINY_BASE = textwrap.dedent("""\
     eval: {num_samples: 64, gallery_size: 4}
     method: {kind: edm}
 """)
-
-
-def _pids_matching(fragment: str) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if fragment in cmd and int(d.name) != os.getpid():
-            out.append(int(d.name))
-    return out
-
-
-def kill_matching(fragment: str) -> None:
-    """SIGKILL every process whose command line mentions `fragment` (a test's own tmp path)."""
-    for pid in _pids_matching(fragment):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _pids_matching(fragment) and time.monotonic() < deadline:
-        time.sleep(0.2)
-
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
