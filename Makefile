@@ -49,18 +49,27 @@ bench: $(STAMP)
 bench-gpu:
 	PYTHON=$$(test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) bash bench/gpu.sh $(ARGS)
 
-# REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 2 h on 2 CPU cores in all),
+# REPRODUCTION.md: the reproduction sweeps (3 seeds each, about 3 h on 2 CPU cores in all),
 # then its figures and tables into docs/reproduction/. A rerun resumes and skips what is
-# done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir.
+# done. `make reproduction-exports WORKDIR=...` redraws from an existing work dir; a line whose
+# sweeps that work dir does not hold is skipped with a message (its file is left as it is).
 REPRO := repro_dataset_size repro_tn_cutoff repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_n50 \
          repro_tn_n100 repro_sfbd_variants repro_tn_redraw repro_dataset_size_long \
-         repro_tn_n200_long repro_ambient_control repro_ambient_redraw
+         repro_tn_n200_long repro_ambient_control repro_ambient_redraw repro_sfbd_controls \
+         repro_ambient_precond repro_tn_controls
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
 AS := $(BIN)/ambientsweep
 ASW = -w $(WORKDIR)
 SFBD_METRICS := -m fd_digits_cnn -m fd_pixels -m mem_ratio_pixels -m mem_ratio_pixels_clean -m conf90 \
                 -m psnr_denoised
+SFBD_HISTORY := --history fd_digits_cnn --history psnr_denoised
+# `$(call HAVE,sweep ...)` before an export command: skip the command (exit 0 of its own shell
+# line) when the work dir lacks one of the sweeps it reads.
+HAVE = for s in $(1); do test -d $(WORKDIR)/sweeps/$$s || { echo "skipped: $$s not in $(WORKDIR)"; \
+       exit 0; }; done;
+AMBIENT := repro_ambient_control repro_ambient repro_ambient_redraw repro_ambient_precond
+N50 := repro_tn_controls repro_ambient_control repro_ambient repro_ambient_redraw repro_sfbd_n50
 
 reproduce: $(STAMP)
 	for s in $(REPRO); do $(AS) run sweeps/$$s.yaml $(ASW) || exit 1; done
@@ -68,31 +77,42 @@ reproduce: $(STAMP)
 
 reproduction-exports: $(STAMP)
 	mkdir -p $(DOCS)
-	$(AS) report repro_dataset_size repro_dataset_size_long $(ASW) --out $(DOCS)/dataset_size.md
-	$(AS) pareto repro_dataset_size repro_dataset_size_long $(ASW) -f png,csv \
+	$(call HAVE,repro_dataset_size repro_dataset_size_long) \
+	  $(AS) report repro_dataset_size repro_dataset_size_long $(ASW) --out $(DOCS)/dataset_size.md
+	$(call HAVE,repro_dataset_size repro_dataset_size_long) \
+	  $(AS) pareto repro_dataset_size repro_dataset_size_long $(ASW) -f png,csv \
 	  --color-by data.train_size --out $(DOCS)/dataset_size
-	$(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
-	$(AS) pareto repro_tn_cutoff $(ASW) -f png,csv --color-by method.sigma_tn \
-	  --out $(DOCS)/tn_cutoff
-	$(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
-	$(AS) report repro_tn_n200_long $(ASW) --out $(DOCS)/tn_n200_long.md
-	$(AS) commitment repro_dataset_size repro_tn_cutoff $(ASW) --out $(DOCS)/commitment.md
-	$(AS) commitment repro_tn_n200_long $(ASW) --out $(DOCS)/commitment_n200.md
-	$(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
-	$(AS) report repro_ambient repro_ambient_control repro_ambient_redraw $(ASW) \
-	  --out $(DOCS)/ambient.md
-	$(AS) pareto repro_ambient repro_ambient_control repro_ambient_redraw $(ASW) -f png,csv \
-	  --color-by method.p --out $(DOCS)/ambient
-	$(AS) report repro_sfbd repro_sfbd_baselines $(ASW) $(SFBD_METRICS) --out $(DOCS)/sfbd.md
-	$(AS) report repro_sfbd $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
-	  --history psnr_denoised --out $(DOCS)/sfbd_rounds.md
-	$(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
-	$(AS) report repro_sfbd repro_sfbd_variants $(ASW) $(SFBD_METRICS) --history fd_digits_cnn \
-	  --history psnr_denoised --out $(DOCS)/sfbd_variants.md
-	$(AS) report repro_tn_cutoff repro_ambient repro_ambient_redraw repro_sfbd_n50 $(ASW) \
-	  --out $(DOCS)/compare_methods.md
-	$(AS) pareto repro_tn_cutoff repro_ambient repro_ambient_redraw repro_sfbd_n50 $(ASW) \
-	  -f png,csv --out $(DOCS)/compare_methods
+	$(call HAVE,repro_tn_cutoff) $(AS) report repro_tn_cutoff $(ASW) --out $(DOCS)/tn_cutoff.md
+	$(call HAVE,repro_tn_cutoff) $(AS) pareto repro_tn_cutoff $(ASW) -f png,csv \
+	  --color-by method.sigma_tn --out $(DOCS)/tn_cutoff
+	$(call HAVE,repro_tn_n100) $(AS) report repro_tn_n100 $(ASW) --out $(DOCS)/tn_n100.md
+	$(call HAVE,repro_tn_n200_long) $(AS) report repro_tn_n200_long $(ASW) \
+	  --out $(DOCS)/tn_n200_long.md
+	$(call HAVE,repro_dataset_size repro_tn_cutoff) \
+	  $(AS) commitment repro_dataset_size repro_tn_cutoff $(ASW) --out $(DOCS)/commitment.md
+	$(call HAVE,repro_tn_n200_long) \
+	  $(AS) commitment repro_tn_n200_long $(ASW) --out $(DOCS)/commitment_n200.md
+	$(call HAVE,repro_tn_cutoff repro_tn_redraw) \
+	  $(AS) report repro_tn_cutoff repro_tn_redraw $(ASW) --out $(DOCS)/tn_redraw.md
+	$(call HAVE,repro_tn_controls) $(AS) report repro_tn_controls $(ASW) \
+	  --out $(DOCS)/tn_controls.md
+	$(call HAVE,$(AMBIENT)) $(AS) report $(AMBIENT) $(ASW) --out $(DOCS)/ambient.md
+	$(call HAVE,$(AMBIENT)) $(AS) pareto $(AMBIENT) $(ASW) -f png,csv --color-by method.p \
+	  --out $(DOCS)/ambient
+	$(call HAVE,repro_sfbd repro_sfbd_baselines) \
+	  $(AS) report repro_sfbd repro_sfbd_baselines $(ASW) $(SFBD_METRICS) --out $(DOCS)/sfbd.md
+	$(call HAVE,repro_sfbd) $(AS) report repro_sfbd $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
+	  --out $(DOCS)/sfbd_rounds.md
+	$(call HAVE,repro_sfbd repro_sfbd_baselines) \
+	  $(AS) pareto repro_sfbd repro_sfbd_baselines $(ASW) -f png,csv --out $(DOCS)/sfbd
+	$(call HAVE,repro_sfbd repro_sfbd_variants) \
+	  $(AS) report repro_sfbd repro_sfbd_variants $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
+	  --out $(DOCS)/sfbd_variants.md
+	$(call HAVE,repro_sfbd_controls) \
+	  $(AS) report repro_sfbd_controls $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
+	  --out $(DOCS)/sfbd_controls.md
+	$(call HAVE,$(N50)) $(AS) report $(N50) $(ASW) --out $(DOCS)/compare_methods.md
+	$(call HAVE,$(N50)) $(AS) pareto $(N50) $(ASW) -f png,csv --out $(DOCS)/compare_methods
 
 # README's pictures: the MLflow UI and dashboard screenshots the browser tests take (headless
 # Chromium; tests/e2e/test_ui_browser.py runs a tiny sweep and opens the URL `ambientsweep ui`
