@@ -55,7 +55,7 @@ bench-gpu:
 # sweeps that work dir does not hold is skipped with a message (its file is left as it is).
 REPRO := repro_dataset_size repro_tn_cutoff repro_ambient repro_sfbd repro_sfbd_baselines repro_sfbd_n50 \
          repro_tn_n100 repro_sfbd_variants repro_tn_redraw repro_dataset_size_long \
-         repro_tn_n200_long repro_ambient_control repro_ambient_redraw repro_sfbd_controls \
+         repro_tn_n200_long repro_ambient_control repro_ambient_redraw repro_sfbd_transfer \
          repro_ambient_precond repro_tn_controls
 WORKDIR ?= ambientsweep-runs
 DOCS := docs/reproduction
@@ -108,9 +108,9 @@ reproduction-exports: $(STAMP)
 	$(call HAVE,repro_sfbd repro_sfbd_variants) \
 	  $(AS) report repro_sfbd repro_sfbd_variants $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
 	  --out $(DOCS)/sfbd_variants.md
-	$(call HAVE,repro_sfbd_controls) \
-	  $(AS) report repro_sfbd_controls $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
-	  --out $(DOCS)/sfbd_controls.md
+	$(call HAVE,repro_sfbd_transfer) \
+	  $(AS) report repro_sfbd_transfer $(ASW) $(SFBD_METRICS) $(SFBD_HISTORY) \
+	  --out $(DOCS)/sfbd_transfer.md
 	$(call HAVE,$(N50)) $(AS) report $(N50) $(ASW) --out $(DOCS)/compare_methods.md
 	$(call HAVE,$(N50)) $(AS) pareto $(N50) $(ASW) -f png,csv --out $(DOCS)/compare_methods
 
