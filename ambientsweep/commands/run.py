@@ -237,7 +237,9 @@ def run_sweep(plan: Plan, *, address: str | None = None, resume: bool = True,
 
     with lock.holding(plan.paths.sweep_dir):  # one driver per sweep folder, from the start
         resumed = _check_state(plan, resume)
-        if not _fresh_store(plan.uri):  # a new SQLite file has no parent: skip MLflow's import
+        from ambientsweep.tracking.uri import fresh_store
+
+        if not fresh_store(plan.uri):  # a new SQLite file has no parent: skip MLflow's import
             from ambientsweep.tracking.mlflow_log import check_parent_version
 
             # A parent recorded by another version (a shared server, with no local folder to
@@ -306,14 +308,6 @@ class Background:
 
     def join_quietly(self) -> None:
         self._thread.join()
-
-
-def _fresh_store(uri: str) -> bool:
-    """A SQLite store whose file does not exist yet (nothing recorded in it to check)."""
-    from ambientsweep.tracking.uri import sqlite_path
-
-    db = sqlite_path(uri)
-    return db is not None and not db.is_file()
 
 
 def _warm_export_imports(formats: tuple[str, ...]) -> None:

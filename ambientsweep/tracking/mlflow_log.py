@@ -58,7 +58,7 @@ from ambientsweep.tracking.tags import (
     TrialState,
     namespaced,
 )
-from ambientsweep.tracking.uri import check_reachable, default_uri
+from ambientsweep.tracking.uri import check_reachable, default_uri, fresh_store
 from ambientsweep.versions import TAG_SCHEMA_VERSION, check_version, read_tag
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
@@ -470,7 +470,7 @@ def check_parent_version(uri: str, experiment: str, sweep: str, fix: str) -> Non
     """Stop (``IncompatibleVersion``) when sweep `sweep` already has a parent run recorded by a
     schema version that cannot be resumed (e.g. on a shared server, with no local sweep folder
     to say so). Reads only: a store or experiment that does not exist yet is left uncreated."""
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    if fresh_store(uri):
         return
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)

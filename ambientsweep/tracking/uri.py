@@ -32,6 +32,12 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix(SQLITE)) if uri.startswith(SQLITE) else None
 
 
+def fresh_store(uri: str) -> bool:
+    """A SQLite store whose file does not exist yet: nothing is recorded in it to read."""
+    db = sqlite_path(uri)
+    return db is not None and not db.is_file()
+
+
 def store_uri(workdir: Path, given: str | None = None, *, existing: bool) -> str:
     """The tracking URI to use: `given`, else the work dir's SQLite store; checked.
 

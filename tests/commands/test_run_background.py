@@ -37,14 +37,15 @@ def _imports_after(code: str) -> set[str]:
 
 def test_a_fresh_store_is_not_checked_so_mlflow_is_not_imported_before_ray(
         tmp_path: Path) -> None:
-    code = ("from ambientsweep.commands.run import _fresh_store\n"
-            f"assert _fresh_store('sqlite:///{tmp_path}/mlflow.db')\n"
-            "assert not _fresh_store('http://127.0.0.1:5000')\n")
+    code = ("import ambientsweep.commands.run\n"
+            "from ambientsweep.tracking.uri import fresh_store\n"
+            f"assert fresh_store('sqlite:///{tmp_path}/mlflow.db')\n"
+            "assert not fresh_store('http://127.0.0.1:5000')\n")
     assert "mlflow" not in _imports_after(code)
     (tmp_path / "mlflow.db").write_bytes(b"")
-    from ambientsweep.commands.run import _fresh_store
+    from ambientsweep.tracking.uri import fresh_store
 
-    assert not _fresh_store(f"sqlite:///{tmp_path}/mlflow.db")  # an existing store is checked
+    assert not fresh_store(f"sqlite:///{tmp_path}/mlflow.db")  # an existing store is checked
 
 
 def test_a_grid_sweeps_exports_do_not_import_optuna(tmp_path: Path) -> None:
