@@ -56,25 +56,38 @@ def allocate(running: dict[str, str], base: int, node_cpus: dict[str, float],
 
 
 class ThreadBoard:
-    """Which trials run where, and (once the sweep's last trial started) their thread counts."""
+    """Which trials run where, and (once the sweep's last trial started) their thread counts.
+
+    A trial Tune has started but whose worker has not registered yet (it is still importing,
+    opening its run) holds CPUs the board cannot place: until every trial the driver reports
+    live has registered or left, everyone keeps `base` threads, so a freed CPU is never handed
+    out twice.
+    """
 
     def __init__(self, base: int, node_cpus: dict[str, float], cpu: float | None = None) -> None:
         self.base, self.node_cpus, self.cpu = base, dict(node_cpus), cpu
         self.running: dict[str, str] = {}
+        self.gone: set[str] = set()  # trials that left (their worker ended)
+        self.live: set[str] = set()  # trials the driver last saw started and not ended
         self.open = False
 
     def register(self, trial_id: str, node_id: str) -> None:
         self.running[trial_id] = node_id
+        self.gone.discard(trial_id)
 
     def leave(self, trial_id: str) -> None:
         self.running.pop(trial_id, None)
+        self.gone.add(trial_id)
 
-    def set_open(self, value: bool) -> None:
+    def set_open(self, value: bool, live: list[str] | None = None) -> None:
         self.open = value
+        self.live = set(live or ())
 
     def threads(self, trial_id: str) -> int:
         if not self.open or trial_id not in self.running:
             return self.base
+        if any(t not in self.running and t not in self.gone for t in self.live):
+            return self.base  # a started trial has not registered: its node is unknown
         got = allocate(self.running, self.base, self.node_cpus, self.cpu)
         return got.get(trial_id, self.base)
 
@@ -93,26 +106,36 @@ class OpenWhenAllStarted(tune.Callback):
 
     def __init__(self, board: Any, num_trials: int) -> None:
         self.board, self.num_trials = board, num_trials
-        self._open = False
+        self._state: tuple[bool, list[str]] = (False, [])
 
-    def _check(self, trials: list[Trial]) -> None:
-        waiting = [t for t in trials if t.status in (Trial.PENDING, Trial.PAUSED)]
+    def _check(self, trials: list[Trial], starting: Trial | None = None,
+               ending: Trial | None = None) -> None:
+        waiting = [t for t in trials
+                   if t.status in (Trial.PENDING, Trial.PAUSED) and t not in (starting, ending)]
         now = not waiting and len(trials) >= self.num_trials
-        if now != self._open:
-            self._open = now
-            self.board.set_open.remote(now)
+        live = sorted(t.trial_id for t in trials
+                      if (t.status == Trial.RUNNING or t is starting) and t is not ending)
+        if (now, live) != self._state:
+            self._state = (now, live)
+            self.board.set_open.remote(now, live)
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
-        self._check(trials)
+        # Tune calls this before it sets the trial RUNNING: the starting trial still reads
+        # PENDING here, and the sweep's last trial would never open the board.
+        self._check(trials, starting=trial)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:
-        self._check(trials)
+        self._check(trials, ending=trial)  # (still RUNNING here)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
-        self._check(trials)
+        self._check(trials, ending=trial)
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial,
+                         **info: Any) -> None:
+        self._check(trials)  # requeued PENDING: it will start again
 
 
 class ThreadFollower:

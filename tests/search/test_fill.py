@@ -38,6 +38,19 @@ def test_the_board_gives_base_threads_until_opened() -> None:
     assert board.threads("unknown") == 1
 
 
+def test_a_started_trial_not_yet_registered_keeps_the_others_at_base() -> None:
+    board = ThreadBoard(base=1, node_cpus={"a": 2})
+    board.register("t1", "a")
+    board.register("t2", "a")
+    board.set_open(True, ["t1", "t2", "t3"])  # t3 started; its worker is still importing
+    board.leave("t2")
+    assert board.threads("t1") == 1  # t2's CPU is t3's, not t1's
+    board.register("t3", "a")
+    assert board.threads("t1") == 1 and board.threads("t3") == 1
+    board.leave("t1")
+    assert board.threads("t3") == 2  # t1 left: nobody else is live
+
+
 class _Handle:
     """The board behind the `.method.remote(...)` calls an actor handle takes."""
 
@@ -65,12 +78,19 @@ def test_the_driver_opens_the_board_once_every_trial_started() -> None:
     trials[0].set_status(Trial.TERMINATED)
     cb.on_trial_complete(1, trials, trials[0])
     assert not board.open  # the third waits for a slot
-    trials[2].set_status(Trial.RUNNING)
-    cb.on_trial_start(2, trials, trials[2])
+    cb.on_trial_start(2, trials, trials[2])  # as Tune calls it: before it sets RUNNING
     assert board.open
-    trials[1].set_status(Trial.PENDING)  # an errored trial retried: close again
-    cb.on_trial_error(3, trials, trials[1])
+    assert board.live == {trials[1].trial_id, trials[2].trial_id}
+    trials[2].set_status(Trial.RUNNING)
+    cb.on_trial_complete(3, trials, trials[2])  # as Tune calls it: still RUNNING
+    assert board.open and board.live == {trials[1].trial_id}
+    trials[2].set_status(Trial.TERMINATED)
+    trials[1].set_status(Trial.PENDING)  # a failed trial requeued to retry: close again
+    cb.on_trial_recover(4, trials, trials[1])
     assert not board.open
+    trials[1].set_status(Trial.ERROR)  # out of retries
+    cb.on_trial_error(5, trials, trials[1])
+    assert board.open and board.live == set()
 
 
 def test_fill_idle_is_off_unless_asked() -> None:
