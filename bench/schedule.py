@@ -108,6 +108,22 @@ def _sweep(sweep: Path, work: Path, cache: Path, fill: bool) -> float:
     return time.perf_counter() - t0
 
 
+def _say(msg: str) -> None:
+    """Progress on stderr as each part ends (the table comes only at the end)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _raised(work: Path) -> list[str]:
+    """The `threads_raised_to` tags of the fill sweep's trial runs (read from its store)."""
+    import sqlite3
+
+    from ambientsweep.tracking.tags import TAG_THREADS
+
+    with sqlite3.connect(work / "mlflow.db") as db:
+        rows = db.execute("SELECT value FROM tags WHERE key = ?", (TAG_THREADS,)).fetchall()
+    return [r[0] for r in rows]
+
+
 def run_case(name: str, sweep: Path, tmp: Path, fill: bool, fixed: float) -> dict[str, float]:
     configs = _configs(sweep)
     cache = tmp / name / "cache"
@@ -115,16 +131,21 @@ def run_case(name: str, sweep: Path, tmp: Path, fill: bool, fixed: float) -> dic
     _one((configs[0].model_copy(update={"train": configs[0].train.model_copy(
         update={"kimg": 0.064})}), 1, str(tmp / name / "warm")))  # warm the shared cache
     out["sweep"] = _sweep(sweep, tmp / name / "runs", cache, False) - fixed
+    _say(f"{name}: sweep {out['sweep']:.1f} s (fixed cost taken off)")
     if fill:
         out["sweep_fill"] = _sweep(sweep, tmp / name / "runs-fill", cache, True) - fixed
+        _say(f"{name}: fill_idle sweep {out['sweep_fill']:.1f} s; threads raised to "
+             f"{_raised(tmp / name / 'runs-fill') or 'none'}")
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(SLOTS) as pool:
         times = pool.map(_one, [(c, 1, str(tmp / name / f"loop{i}"))
                                 for i, c in enumerate(configs)])
     out["loop"] = time.perf_counter() - t0
+    _say(f"{name}: loop {out['loop']:.1f} s; trials " + " ".join(f"{t:.1f}" for t in times))
     one = _one((configs[0], 1, str(tmp / name / "alone1")))
     two = _one((configs[0], 2, str(tmp / name / "alone2")))
     out["speedup"] = one / two
+    _say(f"{name}: one trial alone {one:.1f} s on 1 thread, {two:.1f} s on 2")
     out["best"] = best_schedule(times, out["speedup"])
     out["trial_median"] = sorted(times)[len(times) // 2]
     return out
@@ -150,6 +171,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         fixed = _fixed_cost(tmp)
+        _say(f"fixed cost {fixed:.1f} s")
         rows = {}
         for c in cases:
             sweep = ROOT / "sweeps" / "sfbd_clean_fraction.yaml" if c == "default" else \
