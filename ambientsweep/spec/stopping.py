@@ -63,19 +63,22 @@ def _suggest_every(cfg: TrialConfig) -> str:
 
 
 def _configs(loaded: LoadedSweep) -> list[tuple[str, dict[str, Any]]]:
-    """(label, searched values): the fixed config, then grid points or each probe value."""
+    """(label, searched values) of the configurations trials can run: every grid point; for
+    the other algorithms each probe value of each key, with the other searched keys at their
+    first probe value (a searched eval.every_kimg is set in every probe). The fixed config
+    alone only when nothing is searched: no trial runs it otherwise."""
     from ambientsweep.search import algorithms
     from ambientsweep.spec.load import _probe_values, grid_points
 
     spec = loaded.spec
-    out: list[tuple[str, dict[str, Any]]] = [("", {})]
+    if not spec.space:
+        return [("", {})]
     if spec.search.algorithm == algorithms.GRID:
-        out += [(f" (grid point {p})", p) for p in itertools.islice(grid_points(spec),
-                                                                    MAX_CONFIGS)]
-    else:
-        out += [(f" (with {k} = {v!r})", {k: v}) for k, p in spec.space.items()
-                for v in _probe_values(p)]
-    return out
+        return [(f" (grid point {p})", p) for p in itertools.islice(grid_points(spec),
+                                                                   MAX_CONFIGS)]
+    first = {k: _probe_values(p)[0] for k, p in spec.space.items()}
+    return [(f" (with {k} = {v!r})", {**first, k: v}) for k, p in spec.space.items()
+            for v in _probe_values(p)]
 
 
 def stopping_problems(loaded: LoadedSweep) -> list[str]:

@@ -71,3 +71,21 @@ def test_metric_no_trial_reports(tmp_path: Path, runner: CliRunner) -> None:
                   "overrides:\n  eval.every_kimg: 0.16\n")
     assert_refused(runner.invoke(app, ["validate", str(path)]),
                    ["'psnr_denoised' is never reported", "only SFBD"])
+
+
+@pytest.mark.parametrize("search", [
+    "space:\n  eval.every_kimg: {grid: [0.16, 0.32]}\nsearch: {algorithm: grid}\n",
+    "space:\n  train.lr: {loguniform: [1.0e-4, 1.0e-2]}\n"
+    "  eval.every_kimg: {choice: [0.16, 0.32]}\nsearch: {algorithm: optuna, num_trials: 4}\n",
+])
+def test_a_searched_every_kimg_counts(tmp_path: Path, runner: CliRunner, search: str) -> None:
+    """Every trial sets the searched eval.every_kimg: the base config, which no trial runs,
+    does not make the sweep invalid."""
+    path = write_files(tmp_path, "name: es\nbase: base.yaml\n" + search + textwrap.dedent("""\
+        objectives:
+          - {metric: fd_digits_cnn}
+          - {metric: mem_ratio_pixels}
+        early_stopping: {scheduler: asha, metric: fd_digits_cnn, grace_kimg: 0.16}
+    """), EDM)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
