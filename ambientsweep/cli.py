@@ -164,14 +164,13 @@ def status(sweep: Annotated[str, typer.Argument(help="Sweep file or sweep name."
                                                  "keys; see commands/status.py).")] = False,
            ) -> None:
     """A table of the sweep's trials: state, searched params, objectives."""
-    from ambientsweep.commands.exports import resolve_sweep
+    from ambientsweep.commands.exports import load_sweep_results, resolve_sweep
     from ambientsweep.commands.status import status_json, status_text
-    from ambientsweep.tracking.mlflow_log import load_results
     from ambientsweep.tracking.uri import store_uri
 
     name, experiment, spec = _guard(lambda: resolve_sweep(sweep, workdir))
     uri = _guard(lambda: store_uri(workdir, tracking_uri, existing=True))
-    df = _guard(lambda: load_results(uri, experiment, name))
+    df = _guard(lambda: load_sweep_results(uri, experiment, name, workdir))
     if as_json:
         objectives = [o["metric"] for o in spec.get("objectives", [])]
         typer.echo(status_json(name, experiment, objectives, df), nl=False)

@@ -59,8 +59,7 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
                       workdir: Path, tracking_uri: str | None) -> str:
     """Markdown table: per configuration, mean ± std over replicates of the commitment stats."""
     from ambientsweep.analysis.report import finished_trials, markdown, summary_table
-    from ambientsweep.commands.exports import resolve_sweep
-    from ambientsweep.tracking.mlflow_log import load_results
+    from ambientsweep.commands.exports import load_sweep_results, resolve_sweep
     from ambientsweep.tracking.uri import store_uri
 
     if n < 2:
@@ -69,7 +68,7 @@ def commitment_sweeps(sweeps: list[str], *, n: int, seed: int, levels: Sequence[
     frames = []
     for s in sweeps:
         name, experiment, _ = resolve_sweep(s, workdir)
-        df = finished_trials(load_results(uri, experiment, name))
+        df = finished_trials(load_sweep_results(uri, experiment, name, workdir))
         if df.empty:
             raise UserError(f"sweep {name!r} has no finished trials in {uri}")
         trials = sweep_paths(workdir, name).trials

@@ -108,6 +108,15 @@ def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
     return name, (spec.get("tracking") or {}).get("experiment") or name, spec
 
 
+def load_sweep_results(uri: str, experiment: str, name: str, workdir: Path) -> pd.DataFrame:
+    """The trials of the work dir's sweep `name`: under its own parent run (found by the sweep
+    folder's id), so another work dir's sweep of the same name on a shared server stays out."""
+    from ambientsweep.tracking.mlflow_log import load_results, sweep_parent
+
+    parent = sweep_parent(uri, experiment, name, sweep_paths(workdir, name).sweep_id)
+    return load_results(uri, experiment, name, parent)
+
+
 def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
                   tracking_uri: str | None, color_by: str | None,
                   allow_mixed_extractors: bool = False,
@@ -123,14 +132,14 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     """
     from ambientsweep.analysis.export import export_pareto
     from ambientsweep.analysis.extractors import check_extractors
-    from ambientsweep.tracking.mlflow_log import SweepTracking, load_results
+    from ambientsweep.tracking.mlflow_log import SweepTracking
 
     uri = store_uri(workdir, tracking_uri, existing=True)
     frames: dict[str, pd.DataFrame] = {}
     specs, experiments = {}, {}
     for s in sweeps:
         name, experiment, spec = resolve_sweep(s, workdir)
-        df = load_results(uri, experiment, name)
+        df = load_sweep_results(uri, experiment, name, workdir)
         if df.empty:
             raise UserError(f"sweep {name!r} has no trials in {uri}")
         frames[name], specs[name], experiments[name] = df, spec, experiment
@@ -223,7 +232,7 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     from ambientsweep.analysis.report import history_table, summary_table
 
     render = _renderer(fmt, ci)
-    from ambientsweep.tracking.mlflow_log import load_history, load_results
+    from ambientsweep.tracking.mlflow_log import load_history
 
     unknown = [m for m in [*metrics, *history] if not names.is_known_metric(m)]
     if unknown:
@@ -233,7 +242,7 @@ def report_sweeps(sweeps: list[str], *, metrics: list[str], history: list[str], 
     frames, first_spec = [], None
     for s in sweeps:
         name, experiment, spec = resolve_sweep(s, workdir)
-        df = load_results(uri, experiment, name)
+        df = load_sweep_results(uri, experiment, name, workdir)
         if df.empty:
             raise UserError(f"sweep {name!r} has no trials in {uri}")
         frames.append(df)

@@ -519,6 +519,36 @@ def tag_reuse(ref: SweepRef, run_id: str, trial_id: str) -> None:
         client.set_tag(run_id, TAG_REUSED_BY, ",".join([*ids, trial_id]))
 
 
+def sweep_parent(uri: str, experiment: str, sweep: str, sweep_id: str | None) -> str | None:
+    """The parent run whose trials are a work dir's sweep (read only): the one tagged with the
+    folder's sweep id; without such a run, the only parent of that sweep name. None when the
+    store has no parent of that name (older records: load by name).
+
+    Raises:
+        UserError: several parents share the name and none carries this folder's id (a shared
+            server where other work dirs ran a sweep of the same name).
+    """
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    base = f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}'"
+    if sweep_id:
+        runs = client.search_runs([exp.experiment_id], max_results=1,
+                                  filter_string=f"{base} and tags.`{TAG_SWEEP_ID}` = '{sweep_id}'")
+        if runs:
+            return str(runs[0].info.run_id)
+    runs = client.search_runs([exp.experiment_id], max_results=20,
+                              filter_string=f"{base} and tags.`{TAG_SWEEP}` = '{sweep}'")
+    if len(runs) > 1:
+        ids = ", ".join(r.info.run_id for r in runs)
+        raise UserError(
+            f"{len(runs)} sweeps named {sweep!r} in the tracking store {uri} (parent runs {ids})"
+            + (f" and none has this work dir's sweep id {sweep_id}" if sweep_id else "")
+            + "; point --workdir at the work dir that ran it (its sweep folder holds the id)")
+    return str(runs[0].info.run_id) if runs else None
+
+
 def load_results(uri: str, experiment: str, sweep: str | None = None,
                  parent_run_id: str | None = None) -> pd.DataFrame:
     """One row per trial of a sweep (the contract in docs/contracts.md); with

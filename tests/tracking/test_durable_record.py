@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from ambientsweep.errors import UserError
 from ambientsweep.tracking.mlflow_log import (
     UNLOGGED_NAME,
     SweepTracking,
     load_results,
     open_trial_run,
     replay_unlogged,
+    sweep_parent,
 )
 from ambientsweep.tracking.tags import TAG_REASON, TAG_STATE, TrialState
 from ambientsweep.tracking.uri import default_uri
@@ -121,3 +123,18 @@ def test_parent_by_sweep_id_and_never_reopened_read_only(tracking: SweepTracking
     assert len(load_results(tracking.uri, "exp", "s")) == 2  # by name: both sweeps
     assert load_results(tracking.uri, "exp", "s", parent)["run_id"].tolist() == [mine.run_id]
     assert MlflowClient(tracking_uri=tracking.uri).get_run(parent).info.status == "FINISHED"
+
+
+def test_a_work_dirs_sweep_is_read_from_its_own_parent(tracking: SweepTracking) -> None:
+    """pareto/report/status on a shared store: the sweep folder's id picks the parent; one
+    parent of the name is used as is; several without the id are an error, not a mix."""
+    assert sweep_parent(tracking.uri, "exp", "s", "id-1") == tracking.parent_run_id
+    assert sweep_parent(tracking.uri, "exp", "s", None) == tracking.parent_run_id  # the only
+    assert sweep_parent(tracking.uri, "exp", "other", None) is None
+    assert sweep_parent(tracking.uri, "nope", "s", None) is None
+    other = SweepTracking(tracking.uri, "exp", "s", None)
+    other.ensure_parent({}, sweep_id="id-2")  # another work dir, same sweep name
+    assert sweep_parent(tracking.uri, "exp", "s", "id-2") == other.parent_run_id
+    for sweep_id in (None, "id-3"):
+        with pytest.raises(UserError, match="2 sweeps named 's'.*--workdir"):
+            sweep_parent(tracking.uri, "exp", "s", sweep_id)
