@@ -91,13 +91,25 @@ def best_schedule(times: list[float], speedup: float, slots: int = SLOTS) -> flo
     return total
 
 
+def _with_fill(sweep: Path, tmp: Path) -> Path:
+    """A copy of the sweep file with `resources.fill_idle: true` (its base config path made
+    absolute, found as the original's)."""
+    import yaml
+
+    from ambientsweep.spec.load import load_sweep
+
+    doc = yaml.safe_load(sweep.read_text())
+    doc["name"] = "fill-" + doc["name"]
+    doc.setdefault("resources", {})["fill_idle"] = True
+    doc["base"] = str(load_sweep(sweep).base_path)
+    out = tmp / (sweep.stem + "_fill.yaml")
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
 def _sweep(sweep: Path, work: Path, cache: Path, fill: bool) -> float:
     if fill:
-        text = sweep.read_text().replace("resources: {cpu: 1}", "resources: {cpu: 1, "
-                                         "fill_idle: true}")
-        text = text.replace("name: ", "name: fill-", 1)
-        sweep = sweep.with_name(sweep.stem + "_fill.yaml")
-        sweep.write_text(text)
+        sweep = _with_fill(sweep, work.parent)
     if cache.is_dir():  # a trained extractor (the shipped digits_cnn needs none)
         shutil.copytree(cache, work / "cache", dirs_exist_ok=True)
     t0 = time.perf_counter()
@@ -130,12 +142,15 @@ def run_case(name: str, sweep: Path, tmp: Path, fill: bool, fixed: float) -> dic
     out: dict[str, float] = {"trials": float(len(configs))}
     _one((configs[0].model_copy(update={"train": configs[0].train.model_copy(
         update={"kimg": 0.064})}), 1, str(tmp / name / "warm")))  # warm the shared cache
+    if fill:  # first: a fill_idle that never acts stops the run before the long parts
+        out["sweep_fill"] = _sweep(sweep, tmp / name / "runs-fill", cache, True) - fixed
+        raised = _raised(tmp / name / "runs-fill")
+        _say(f"{name}: fill_idle sweep {out['sweep_fill']:.1f} s; threads raised to "
+             f"{raised or 'none'}")
+        if not raised:  # nothing to compare: fill_idle never acted
+            sys.exit(f"{name}: no trial of the fill_idle sweep raised its threads")
     out["sweep"] = _sweep(sweep, tmp / name / "runs", cache, False) - fixed
     _say(f"{name}: sweep {out['sweep']:.1f} s (fixed cost taken off)")
-    if fill:
-        out["sweep_fill"] = _sweep(sweep, tmp / name / "runs-fill", cache, True) - fixed
-        _say(f"{name}: fill_idle sweep {out['sweep_fill']:.1f} s; threads raised to "
-             f"{_raised(tmp / name / 'runs-fill') or 'none'}")
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(SLOTS) as pool:
         times = pool.map(_one, [(c, 1, str(tmp / name / f"loop{i}"))
