@@ -136,12 +136,23 @@ def _raised(work: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _warm_cache(cfg: Any, cache: Path) -> None:
+    """Train the data's feature CNN into `cache` when its weights are not shipped (the
+    sweep, the loop and the single trials then all read it; the shipped one needs nothing)."""
+    import torch
+
+    from ambientsweep.data import load_splits
+    from ambientsweep.metrics.features import load_or_train_cnn
+
+    splits = load_splits(cfg.data, seed=cfg.seed, replicate=cfg.replicate)
+    load_or_train_cnn(splits, cache, torch.device("cpu"))
+
+
 def run_case(name: str, sweep: Path, tmp: Path, fill: bool, fixed: float) -> dict[str, float]:
     configs = _configs(sweep)
     cache = tmp / name / "cache"
     out: dict[str, float] = {"trials": float(len(configs))}
-    _one((configs[0].model_copy(update={"train": configs[0].train.model_copy(
-        update={"kimg": 0.064})}), 1, str(tmp / name / "warm")))  # warm the shared cache
+    _warm_cache(configs[0], cache)
     if fill:  # first: a fill_idle that never acts stops the run before the long parts
         out["sweep_fill"] = _sweep(sweep, tmp / name / "runs-fill", cache, True) - fixed
         raised = _raised(tmp / name / "runs-fill")
