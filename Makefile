@@ -68,7 +68,8 @@ SFBD_HISTORY := --history fd_digits_cnn --history psnr_denoised
 # line) when the work dir lacks one of the sweeps it reads.
 HAVE = for s in $(1); do test -d $(WORKDIR)/sweeps/$$s || { echo "skipped: $$s not in $(WORKDIR)"; \
        exit 0; }; done;
-AMBIENT := repro_ambient_control repro_ambient repro_ambient_redraw repro_ambient_precond
+AMBIENT := repro_ambient_control repro_ambient repro_ambient_precond
+REDRAW := repro_ambient_control repro_ambient_redraw
 N50 := repro_tn_controls repro_ambient_control repro_ambient repro_ambient_redraw repro_sfbd_n50
 
 reproduce: $(STAMP)
@@ -97,6 +98,7 @@ reproduction-exports: $(STAMP)
 	$(call HAVE,repro_tn_controls) $(AS) report repro_tn_controls $(ASW) \
 	  --out $(DOCS)/tn_controls.md
 	$(call HAVE,$(AMBIENT)) $(AS) report $(AMBIENT) $(ASW) --out $(DOCS)/ambient.md
+	$(call HAVE,$(REDRAW)) $(AS) report $(REDRAW) $(ASW) --out $(DOCS)/ambient_redraw.md
 	$(call HAVE,$(AMBIENT)) $(AS) pareto $(AMBIENT) $(ASW) -f png,csv --color-by method.p \
 	  --out $(DOCS)/ambient
 	$(call HAVE,repro_sfbd repro_sfbd_baselines) \
