@@ -136,5 +136,5 @@ def test_a_work_dirs_sweep_is_read_from_its_own_parent(tracking: SweepTracking) 
     other.ensure_parent({}, sweep_id="id-2")  # another work dir, same sweep name
     assert sweep_parent(tracking.uri, "exp", "s", "id-2") == other.parent_run_id
     for sweep_id in (None, "id-3"):
-        with pytest.raises(UserError, match="2 sweeps named 's'.*--workdir"):
+        with pytest.raises(UserError, match=r"2 sweeps named 's'.*--workdir"):
             sweep_parent(tracking.uri, "exp", "s", sweep_id)
