@@ -108,13 +108,20 @@ def resolve_sweep(sweep: str, workdir: Path) -> tuple[str, str, dict[str, Any]]:
     return name, (spec.get("tracking") or {}).get("experiment") or name, spec
 
 
-def load_sweep_results(uri: str, experiment: str, name: str, workdir: Path) -> pd.DataFrame:
-    """The trials of the work dir's sweep `name`: under its own parent run (found by the sweep
-    folder's id), so another work dir's sweep of the same name on a shared server stays out."""
+def sweep_results(uri: str, experiment: str, name: str,
+                  workdir: Path) -> tuple[pd.DataFrame, str | None]:
+    """The trials of the work dir's sweep `name` and its parent run id: under its own parent
+    (found by the sweep folder's id), so another work dir's sweep of the same name on a shared
+    server stays out. The parent is None for records older than the parent run."""
     from ambientsweep.tracking.mlflow_log import load_results, sweep_parent
 
     parent = sweep_parent(uri, experiment, name, sweep_paths(workdir, name).sweep_id)
-    return load_results(uri, experiment, name, parent)
+    return load_results(uri, experiment, name, parent), parent
+
+
+def load_sweep_results(uri: str, experiment: str, name: str, workdir: Path) -> pd.DataFrame:
+    """The trials of :func:`sweep_results`, without the parent."""
+    return sweep_results(uri, experiment, name, workdir)[0]
 
 
 def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, workdir: Path,
@@ -136,10 +143,10 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
 
     uri = store_uri(workdir, tracking_uri, existing=True)
     frames: dict[str, pd.DataFrame] = {}
-    specs, experiments = {}, {}
+    specs, experiments, parents = {}, {}, {}
     for s in sweeps:
         name, experiment, spec = resolve_sweep(s, workdir)
-        df = load_sweep_results(uri, experiment, name, workdir)
+        df, parents[name] = sweep_results(uri, experiment, name, workdir)
         if df.empty:
             raise UserError(f"sweep {name!r} has no trials in {uri}")
         frames[name], specs[name], experiments[name] = df, spec, experiment
@@ -168,10 +175,11 @@ def export_sweeps(sweeps: list[str], *, formats: list[str], out: Path | None, wo
     if len(frames) == 1:
         name = next(iter(frames))
         tracking = SweepTracking(uri, experiments[name], name, None)
-        # Read only (a finished parent is never reopened); by this work dir's sweep id when
-        # its folder has one, so another work dir's sweep of the same name is not touched.
-        found = tracking.find_parent(sweep_paths(workdir, name).sweep_id)
+        # The parent the trials were read from (a finished parent is never reopened), so
+        # another work dir's sweep of the same name is not touched.
+        found = parents[name]
         if found:
+            tracking.parent_run_id = found
             _log(tracking, frames, objectives, written)
         written.update(importance_and_log(sweep_paths(workdir, name).sweep_dir,
                                           [o[0] for o in objectives], Path(out),

@@ -106,22 +106,13 @@ class SweepTracking:
         """What the trials need to log under this sweep's parent run."""
         return SweepRef(self.uri, self.experiment_id, self.parent_run_id, self.sweep)
 
-    def _find_parent(self) -> Any:
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and "
-                          f"tags.`{TAG_SWEEP}` = '{self.sweep}'",
-            max_results=1,
-        )
-        return runs[0] if runs else None
-
     def find_parent(self, sweep_id: str | None = None) -> str | None:
         """This sweep's parent run id, read only (by sweep id tag when given; else by the
         sweep tag, newest first); None when there is none."""
-        tag = (f"tags.`{TAG_SWEEP_ID}` = '{sweep_id}'" if sweep_id
-               else f"tags.`{TAG_SWEEP}` = '{self.sweep}'")
         runs = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and {tag}",
+            [self.experiment_id],
+            filter_string=parent_filter(sweep_id=sweep_id) if sweep_id
+            else parent_filter(sweep=self.sweep),
             max_results=1, order_by=["attributes.start_time DESC"])
         if not runs:
             return None
@@ -519,6 +510,13 @@ def tag_reuse(ref: SweepRef, run_id: str, trial_id: str) -> None:
         client.set_tag(run_id, TAG_REUSED_BY, ",".join([*ids, trial_id]))
 
 
+def parent_filter(*, sweep: str | None = None, sweep_id: str | None = None) -> str:
+    """The MLflow filter for a sweep's parent runs: by the work dir's sweep id, else by name."""
+    tag = (f"tags.`{TAG_SWEEP_ID}` = '{sweep_id}'" if sweep_id
+           else f"tags.`{TAG_SWEEP}` = '{sweep}'")
+    return f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}' and {tag}"
+
+
 def sweep_parent(uri: str, experiment: str, sweep: str, sweep_id: str | None) -> str | None:
     """The parent run whose trials are a work dir's sweep (read only): the one tagged with the
     folder's sweep id; without such a run, the only parent of that sweep name. None when the
@@ -532,14 +530,13 @@ def sweep_parent(uri: str, experiment: str, sweep: str, sweep_id: str | None) ->
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return None
-    base = f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}'"
     if sweep_id:
         runs = client.search_runs([exp.experiment_id], max_results=1,
-                                  filter_string=f"{base} and tags.`{TAG_SWEEP_ID}` = '{sweep_id}'")
+                                  filter_string=parent_filter(sweep_id=sweep_id))
         if runs:
             return str(runs[0].info.run_id)
     runs = client.search_runs([exp.experiment_id], max_results=20,
-                              filter_string=f"{base} and tags.`{TAG_SWEEP}` = '{sweep}'")
+                              filter_string=parent_filter(sweep=sweep))
     if len(runs) > 1:
         ids = ", ".join(r.info.run_id for r in runs)
         raise UserError(
