@@ -141,6 +141,9 @@ class LiveView(tune.Callback):
         counts = {"done": 0, "running": 0, "pending": 0, "failed": 0, "pruned": 0}
         for t in trials:
             s = self.states.states.get(t.trial_id)
+            if s is None and t.status in (Trial.TERMINATED, Trial.ERROR):
+                # Ended in an earlier run of a resumed sweep: no callback fires for it now.
+                s = final_state(t.last_result, errored=t.status == Trial.ERROR)[0]
             if s == TrialState.COMPLETE:
                 counts["done"] += 1
             elif s in (TrialState.FAILED, TrialState.PRUNED):

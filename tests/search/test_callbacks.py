@@ -56,3 +56,14 @@ def test_live_view_counts_and_best() -> None:
     assert first.split()[:2] == ["complete", done.trial_id]
     assert "lr=0.1 r1" in first and "fd=2" in first and "(4 s)" in first
     assert "done 1/3" in line and "running 1" in line and "| best fd 2" in line
+
+
+def test_live_view_counts_trials_ended_before_a_resume() -> None:
+    """A resumed sweep's restored trials ended in the earlier run: no callback fires for them,
+    yet they count as done (or failed), not as nothing."""
+    live = LiveView([("fd", "min")], TrialStates(lambda *a: None), io.StringIO(), total=4)
+    restored = [_trial({"budget_complete": 1.0, "fd": 2.0}), _trial({"kimg": 0.3}),
+                _trial({}, Trial.ERROR)]
+    line = live._line([*restored, _trial({}, Trial.PENDING)])
+    assert "done 1/4" in line and "pending 1" in line and "failed 1" in line
+    assert "pruned 1" in line
