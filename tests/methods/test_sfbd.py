@@ -73,13 +73,13 @@ def test_registry_and_tags() -> None:
     assert method.tags() == {
         "sfbd.backward": "sde",
         "sfbd.union": "true",
-        "sfbd.transfer": "raw",
+        "sfbd.transfer": "ema",  # the official rule, the default
         "sfbd.sde": "heun/32",
         "sfbd.clean_images": "3",
     }
     assert _sfbd().tags()["sfbd.backward"] == "ode"
     assert "sfbd.sde" not in _sfbd().tags()
-    assert _sfbd(transfer="ema").tags()["sfbd.transfer"] == "ema"
+    assert _sfbd(transfer="raw").tags()["sfbd.transfer"] == "raw"
 
 
 def test_train_sets_follow_the_shared_split_and_noise_is_frozen() -> None:

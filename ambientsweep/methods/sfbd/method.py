@@ -8,10 +8,11 @@ the clean x of a noisy image is never stored). Phases run by the shared Trainer:
    level sigma down to 0 with the current EMA denoiser as the score, over the part of the
    Karras et al. 2022 grid below sigma; the result E_k replaces the train set ``denoised``.
    Then ``fit{k}`` (forward step): the EDM loss on E_k (or E_k union D_clean, as the official
-   README merges them), fine-tuning the previous round's model. ``transfer: raw`` (default)
-   continues the raw weights with Adam's state and the learning rate as they are;
-   ``transfer: ema`` starts each round as the official code's ``--transfer`` does: from the EMA
-   weights, with a fresh Adam and a restarted learning-rate ramp (``Phase.from_ema``).
+   README merges them), fine-tuning the previous round's model. ``transfer: ema`` (default)
+   starts each round as the official code's ``--transfer`` does: from the EMA weights, with a
+   fresh Adam and a restarted learning-rate ramp (``Phase.from_ema``); ``transfer: raw``
+   continues the raw weights with Adam's state and the learning rate as they are (the default
+   before issue 21: on 500 digits the two are within the seed spread, ``repro_sfbd_transfer``).
 
 The backward step is the deterministic probability-flow ODE (Heun, Karras et al. 2022, Alg. 1)
 by default, as in the official ``denoise.py``, on the part below sigma of the ``denoise_steps``

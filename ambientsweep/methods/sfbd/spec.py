@@ -30,9 +30,10 @@ class SfbdSpec(MethodSpecBase):
     # [sampler.sigma_min, sigma] (NOT points of the full grid); denoise_steps is the ODE's grid.
     sde_steps: int = Field(32, ge=2)
     sde_solver: Literal["heun", "euler_maruyama"] = "heun"  # stochastic Heun: weak order 2
-    # Each round starts from: the raw weights with Adam's state and the lr kept ("raw"), or the
-    # EMA weights with a fresh Adam and lr ramp (the official --transfer, "ema").
-    transfer: Literal["raw", "ema"] = "raw"
+    # Each round starts from: the EMA weights with a fresh Adam and lr ramp (the official
+    # --transfer, "ema"; the default since issue 21, REPRODUCTION.md section 2), or the raw
+    # weights with Adam's state and the lr kept ("raw"; the default before).
+    transfer: Literal["raw", "ema"] = "ema"
     union: bool = False  # fit on denoised + clean (official README) instead of denoised only
     denoise_images: int | None = Field(None, ge=1)  # cap on noisy images denoised per round
 
