@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -19,7 +20,10 @@ def test_version() -> None:
     assert res.returncode == 0 and res.stdout == f"ambientsweep {ambientsweep.__version__}\n"
 
 
-def test_shell_completion_is_offered() -> None:
+def test_shell_completion_is_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Typer otherwise detects the shell from the process tree (shellingham), which fails under
+    # some launchers (a detached job: "Shell  not supported"); the shell is named instead.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     res = CliRunner().invoke(app, ["--show-completion", "bash"])
     assert res.exit_code == 0, res.output
     assert "_AMBIENTSWEEP_COMPLETE=complete_bash" in res.output
