@@ -194,6 +194,17 @@ def as_float(value: object) -> float:
         return float("nan")
 
 
+def point_label(params: dict[str, np.ndarray], i: int, shorts: dict[str, str]) -> str:
+    """``lr=0.001, p=0.4`` for configuration `i`; a parameter it does not set (a conditional
+    one, inactive there: NaN or None) is left out rather than shown as ``nan``."""
+    return ", ".join(f"{shorts[k]}={format_value(v[i])}" for k, v in params.items()
+                     if not _missing(v[i]))
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value))
+
+
 def format_value(value: object) -> str:
     """Short text for a parameter value (``0.05``, ``1e-04``, ``True``, ``sfbd``)."""
     if isinstance(value, (bool, np.bool_)):
@@ -307,10 +318,7 @@ def _series(sweep: str, df: pd.DataFrame, groups: pd.DataFrame, objs: Sequence[O
     )
     pcols = param_columns(df)
     params = {c.removeprefix(PARAM_PREFIX): groups[c].to_numpy() for c in pcols}
-    labels = tuple(
-        ", ".join(f"{shorts[k]}={format_value(v[i])}" for k, v in params.items())
-        for i in range(len(groups))
-    )
+    labels = tuple(point_label(params, i, shorts) for i in range(len(groups)))
     gindex = {g: i for i, g in enumerate(groups["group_id"].astype(str))}
     return SeriesInfo(
         sweep=sweep,

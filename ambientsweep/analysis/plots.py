@@ -29,7 +29,12 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
-from ambientsweep.analysis.aggregate import as_float, format_value, short_param_names
+from ambientsweep.analysis.aggregate import (
+    as_float,
+    format_value,
+    point_label,
+    short_param_names,
+)
 from ambientsweep.analysis.formats import IMAGE_FORMATS
 from ambientsweep.analysis.pareto import ParetoInfo, SeriesInfo
 
@@ -397,8 +402,7 @@ def _legend_columns(fig: Figure, labels: list[str], *, fontsize: float) -> int:
 
 def _front_label(s: SeriesInfo, g: int, info: ParetoInfo, shorts: dict[str, str]) -> str:
     """Parameter values of a front point; the sweep name is prefixed when several sweeps."""
-    text = ", ".join(f"{shorts[k]}={format_value(v[g])}" for k, v in s.params.items())
-    return text or s.group_ids[g]
+    return point_label(s.params, g, shorts) or s.group_ids[g]
 
 
 def save_figure(

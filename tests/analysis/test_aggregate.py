@@ -11,6 +11,7 @@ from ambientsweep.analysis.aggregate import (
     compute_pareto,
     eligible_trials,
     groups_table,
+    point_label,
     trials_table,
 )
 from ambientsweep.analysis.pareto import hypervolume
@@ -122,3 +123,12 @@ def test_one_table_with_a_sweep_column(results, objectives) -> None:
     both = pd.concat(results.values(), ignore_index=True)
     info = compute_pareto(both, objectives)
     assert info.hypervolumes == pytest.approx(compute_pareto(results, objectives).hypervolumes)
+
+
+def test_point_label_leaves_out_a_parameter_the_point_does_not_set() -> None:
+    """A conditional parameter (`when:`) is NaN where inactive: no ``channels=nan`` label."""
+    params = {"model.dropout": np.array([0.0, 0.05]), "model.channels": np.array([16.0, np.nan]),
+              "method.kind": np.array(["edm", None], dtype=object)}
+    shorts = {"model.dropout": "dropout", "model.channels": "channels", "method.kind": "kind"}
+    assert point_label(params, 0, shorts) == "dropout=0, channels=16, kind=edm"
+    assert point_label(params, 1, shorts) == "dropout=0.05"
