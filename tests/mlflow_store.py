@@ -36,21 +36,26 @@ def hand_logged_sweep(workdir: Path, name: str = "handmade") -> str:
     return eid
 
 
-def toy_sweep(workdir: Path, log: Callable[[MlflowTrialReporter, float, int], None]) -> None:
+def toy_sweep(workdir: Path, log: Callable[[MlflowTrialReporter, float, int], None], *,
+              uri: str | None = None, sweep_id: str | None = None) -> str:
     """A finished SFBD-like sweep "toy" written by the tracking classes: clean_fraction 0.1 and
-    0.2 x replicates 0 and 1, each trial's numbers logged by ``log(reporter, cf, replicate)``."""
-    uri = default_uri(workdir)
+    0.2 x replicates 0 and 1, each trial's numbers logged by ``log(reporter, cf, replicate)``;
+    its parent run id. ``uri``: a store other than the work dir's own (shared by several work
+    dirs); ``sweep_id``: the sweep folder's id, tagged on the parent."""
+    uri = uri or default_uri(workdir)
     paths = sweep_paths(workdir, "toy")
     paths.sweep_dir.mkdir(parents=True)
     spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
                                           {"metric": "mem_ratio_pixels", "direction": "min"}]}
     (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
+    if sweep_id:
+        paths.state_file.write_text(json.dumps({"sweep_id": sweep_id}))
     tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
-    parent, _ = tracking.ensure_parent({})
+    parent, _ = tracking.ensure_parent({}, sweep_id=sweep_id)
     states = {}
     for cf in (0.1, 0.2):
         for rep in (0, 1):
-            tid = f"t{cf}-{rep}"
+            tid = f"{sweep_id}-t{cf}-{rep}" if sweep_id else f"t{cf}-{rep}"
             reporter = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
                                            {"param.method.clean_fraction": cf, "replicate": rep},
                                            {"group_id": f"g{cf}", "method": "sfbd"})
@@ -58,3 +63,4 @@ def toy_sweep(workdir: Path, log: Callable[[MlflowTrialReporter, float, int], No
             states[tid] = ("complete", None)
     tracking.mark_trials(states)
     tracking.finish("complete")
+    return parent

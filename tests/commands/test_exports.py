@@ -3,47 +3,38 @@ parent run when another work dir ran a sweep of the same name into the same stor
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
 from ambientsweep.commands.exports import export_sweeps, sweep_results
-from ambientsweep.tracking.mlflow_log import MlflowTrialReporter, SweepTracking
-from ambientsweep.workdir import sweep_paths
+from ambientsweep.tracking.mlflow_log import MlflowTrialReporter
+from tests.mlflow_store import toy_sweep
 
 
-def _sweep(workdir: Path, uri: str, sweep_id: str, fds: tuple[float, ...]) -> str:
-    """Sweep "toy" in `workdir` (its folder carrying `sweep_id`) logged to `uri`; its parent."""
-    paths = sweep_paths(workdir, "toy")
-    paths.sweep_dir.mkdir(parents=True)
-    spec = {"name": "toy", "objectives": [{"metric": "fd_digits_cnn", "direction": "min"},
-                                          {"metric": "mem_ratio_pixels", "direction": "min"}]}
-    (paths.sweep_dir / "spec.json").write_text(json.dumps({"spec": spec, "base": {}}))
-    paths.state_file.write_text(json.dumps({"sweep_id": sweep_id}))
-    tracking = SweepTracking(uri, "toy", "toy", workdir / "mlartifacts")
-    parent, _ = tracking.ensure_parent({}, sweep_id=sweep_id)
-    states = {}
-    for i, fd in enumerate(fds):
-        tid = f"{sweep_id}-t{i}"
-        reporter = MlflowTrialReporter(uri, tracking.experiment_id, parent, "toy", tid, tid,
-                                       {"param.train.lr": 0.001 * (i + 1), "replicate": 0},
-                                       {"group_id": f"g{i}", "method": "edm"})
-        reporter.report({"fd_digits_cnn": fd, "mem_ratio_pixels": 0.1 * (i + 1)}, step=1)
-        states[tid] = ("complete", None)
-    tracking.mark_trials(states)
-    tracking.finish("complete")
-    return parent
+def _fd(base: float, cf: float, rep: int) -> float:
+    return base + 100 * cf + rep
+
+
+def _log(base: float) -> Callable[[MlflowTrialReporter, float, int], None]:
+    def log(reporter: MlflowTrialReporter, cf: float, rep: int) -> None:
+        reporter.report({"fd_digits_cnn": _fd(base, cf, rep), "mem_ratio_pixels": 0.1 * (rep + 1)},
+                        step=1)
+    return log
 
 
 def test_export_reads_and_relogs_its_own_parent(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'shared.db'}"
-    first = _sweep(tmp_path / "a", uri, "id-a", (10.0, 20.0))
-    second = _sweep(tmp_path / "b", uri, "id-b", (30.0, 40.0, 50.0))
+    first = toy_sweep(tmp_path / "a", _log(0.0), uri=uri, sweep_id="id-a")
+    second = toy_sweep(tmp_path / "b", _log(1000.0), uri=uri, sweep_id="id-b")
 
+    # The older sweep too: a lookup by name (newest first) would hand it the other's parent.
+    assert sweep_results(uri, "toy", "toy", tmp_path / "a")[1] == first
     df, parent = sweep_results(uri, "toy", "toy", tmp_path / "b")
     assert parent == second
-    assert sorted(df["fd_digits_cnn"]) == [30.0, 40.0, 50.0]
+    assert sorted(df["fd_digits_cnn"]) == sorted(
+        _fd(1000.0, cf, rep) for cf in (0.1, 0.2) for rep in (0, 1))
 
     export_sweeps(["toy"], formats=["csv"], out=tmp_path / "out", workdir=tmp_path / "b",
                   tracking_uri=uri, color_by=None)
